@@ -1,0 +1,46 @@
+"""The ``mluke-data`` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+
+# Beam warns through the root logger about optional GCP libraries while it is imported.
+logging.getLogger().addHandler(logging.NullHandler())
+
+from pipeline.extract import extract_command  # noqa: E402
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    help="""Multilingual Wikipedia entity data for mLUKE-style pretraining.
+
+\b
+Stages (each an Apache Beam pipeline; local runs use all cores):
+  extract   dumps -> paragraphs with hyperlink spans, redirects, dead letters
+""",
+)
+@click.version_option(package_name="mluke-data")
+@click.option("-v", "--verbose", is_flag=True, help="Show Beam's log messages.")
+def cli(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+    if not verbose:
+        # Beam is chatty about optional GCP libraries on every start.
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)
+        logging.getLogger("root").setLevel(logging.ERROR)
+    os.environ.setdefault("NO_GCE_CHECK", "true")
+
+
+cli.add_command(extract_command)
+
+
+def main() -> None:
+    cli(prog_name="mluke-data")
+
+
+if __name__ == "__main__":
+    main()

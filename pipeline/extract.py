@@ -1,0 +1,343 @@
+"""``mluke-data extract``: Wikipedia dumps -> paragraphs with hyperlink spans (Beam pipeline)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import apache_beam as beam
+import click
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.options import (
+    BEAM_COMMAND_SETTINGS,
+    BEAM_EPILOG,
+    UserError,
+    beam_options,
+    create_pipeline,
+    pipeline_options,
+)
+from schemas.dumps import index_name_for, is_articles_file, lang_of_wiki, wiki_name
+from schemas.pages import ERRORS_DIR, EXTRACT_REPORT, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
+from transforms.dumpreader import WorkItem, plan_multistream
+from transforms.extract import ExtractPages, ExtractSettings
+from transforms.languages import normalize_language_code, parse_language_list
+
+DUMPS_DIR = "dumps"
+
+
+@dataclass(frozen=True)
+class DumpInput:
+    lang: str
+    path: str
+    index_path: str | None  # multistream index when present
+
+
+def _exists(path: str) -> bool:
+    try:
+        return FileSystems.exists(path)
+    except Exception:
+        return False
+
+
+def _list_dir(path: str) -> list[str]:
+    """Names of the immediate children that hold files (FileSystems matches files only)."""
+    prefix = path.rstrip("/") + "/"
+    names = set()
+    for file_path in _list_tree(path):
+        rest = file_path[len(prefix) :] if file_path.startswith(prefix) else file_path
+        if "/" in rest:
+            names.add(rest.split("/", 1)[0])
+    return sorted(names)
+
+
+def _list_tree(path: str) -> list[str]:
+    prefix = path.rstrip("/") + "/"
+    try:
+        return sorted(m.path for m in FileSystems.match([prefix + "**"])[0].metadata_list)
+    except Exception:
+        return []
+
+
+def parse_input_flag(value: str) -> DumpInput:
+    """``LANG=PATH`` or a bare PATH whose file name starts with ``{wiki}-``."""
+    if "=" in value and not value.split("=", 1)[0].count("/"):
+        lang_text, path = value.split("=", 1)
+        if not lang_text or not path:
+            raise UserError(f"--input expects LANG=PATH, got {value!r}")
+        try:
+            lang = parse_language_list(lang_text)[0]
+        except ValueError as error:
+            raise UserError(f"--input {value!r}: {error}") from error
+    else:
+        path = value
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        wiki = name.split("-", 1)[0]
+        try:
+            lang = normalize_language_code(lang_of_wiki(wiki))
+            parse_language_list(lang)
+        except ValueError as error:
+            raise UserError(
+                f"--input {value!r}: cannot tell the language from the file name; write LANG=PATH"
+            ) from error
+    if not _exists(path):
+        raise UserError(f"dump file not found: {path}")
+    index = None
+    if is_articles_file(path.rsplit("/", 1)[-1]):
+        candidate = (
+            path.rsplit("/", 1)[0] + "/" + index_name_for(path.rsplit("/", 1)[-1])
+            if "/" in path
+            else (index_name_for(path))
+        )
+        index = candidate if _exists(candidate) else None
+    return DumpInput(lang, path, index)
+
+
+def find_mirror_inputs(dumps_root: str, langs: list[str] | None, dump_date: str | None) -> list[DumpInput]:
+    """Articles dumps (all parts) under ``{dumps_root}/{wiki}/{date}/`` for each language."""
+    if langs is None:
+        langs = []
+        for wiki in _list_dir(dumps_root):
+            if wiki.endswith("wiki") and wiki != "wikidatawiki":
+                langs.append(lang_of_wiki(wiki))
+        if not langs:
+            raise UserError(
+                f"no dumps under {dumps_root}; run `mluke-data fetch` first, or pass --source sample or --input"
+            )
+    inputs: list[DumpInput] = []
+    for lang in langs:
+        wiki_dir = f"{dumps_root.rstrip('/')}/{wiki_name(lang)}"
+        dates = [d for d in _list_dir(wiki_dir) if d.isdigit()]
+        if dump_date:
+            dates = [d for d in dates if d == dump_date]
+        found = False
+        for date in sorted(dates, reverse=True):
+            names = [n.rsplit("/", 1)[-1] for n in _list_tree(f"{wiki_dir}/{date}")]
+            articles = sorted(n for n in names if is_articles_file(n))
+            if not articles:
+                continue
+            for name in articles:
+                index = index_name_for(name)
+                inputs.append(
+                    DumpInput(
+                        lang,
+                        f"{wiki_dir}/{date}/{name}",
+                        f"{wiki_dir}/{date}/{index}" if index in names else None,
+                    )
+                )
+            found = True
+            break
+        if not found:
+            when = f" for date {dump_date}" if dump_date else ""
+            raise UserError(
+                f"no pages-articles dump for {lang} under {wiki_dir}{when}; run `mluke-data fetch --langs {lang}`"
+            )
+    return inputs
+
+
+def plan_work_items(inputs: list[DumpInput], work_item_bytes: int) -> list[WorkItem]:
+    """Work items of all inputs, shards numbered per language across files and parts."""
+    by_lang: dict[str, list[WorkItem]] = {}
+    for dump in inputs:
+        if dump.index_path is not None:
+            try:
+                items = plan_multistream(dump.lang, dump.path, dump.index_path, work_item_bytes)
+            except (OSError, EOFError, ValueError) as error:
+                raise UserError(f"cannot read the multistream index {dump.index_path}: {error}") from error
+        else:
+            items = [WorkItem(lang=dump.lang, path=dump.path, shard=0, shards=1)]
+        by_lang.setdefault(dump.lang, []).extend(items)
+    planned: list[WorkItem] = []
+    for _lang, items in sorted(by_lang.items()):
+        for shard, item in enumerate(items):
+            planned.append(replace(item, shard=shard, shards=len(items)))
+    return planned
+
+
+def clear_outputs(out: str, langs: list[str]) -> None:
+    """Remove a previous run's shards of these languages (the shard count may differ now)."""
+    for folder in (PAGES_DIR, REDIRECTS_DIR, ERRORS_DIR):
+        for lang in langs:
+            stale = _list_tree(f"{out.rstrip('/')}/{folder}/{lang}")
+            if stale:
+                FileSystems.delete(stale)
+
+
+def run_extract(
+    out: str,
+    inputs: list[DumpInput],
+    settings: ExtractSettings,
+    work_item_bytes: int,
+    beam_args: list[str],
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Plan, run the Beam pipeline and return the report."""
+    items = plan_work_items(inputs, work_item_bytes)
+    langs = sorted({item.lang for item in items})
+    clear_outputs(out, langs)
+    options = pipeline_options(beam_args, workers=workers)
+    with create_pipeline(options) as pipeline:
+        (
+            pipeline
+            | "WorkItems" >> beam.Create(items, reshuffle=False)
+            | "Extract" >> ExtractPages(out, settings)
+        )
+    report_path = f"{out.rstrip('/')}/{REPORTS_DIR}/{EXTRACT_REPORT}"
+    with FileSystems.open(report_path) as handle:
+        report = json.loads(handle.read())
+    report["work_items"] = len(items)
+    return report
+
+
+def print_summary(report: dict[str, Any], seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"extract: {report.get('work_items', '?')} work items in {seconds:.1f} s")
+    columns = [
+        ("lang", "lang"),
+        ("pages read", "pages_read"),
+        ("articles", "article"),
+        ("redirects", "redirect"),
+        ("other ns", "skipped_namespace"),
+        ("redirect out", "skipped_redirect_target"),
+        ("dead letters", "dead_letter"),
+        ("paragraphs", "paragraphs"),
+        ("links", "links"),
+    ]
+    for title, _ in columns:
+        table.add_column(title, justify="left" if title == "lang" else "right")
+    for lang, stats in report["languages"].items():
+        table.add_row(lang, *[f"{stats.get(key, 0):,}" for _, key in columns[1:]])
+    Console(stderr=False).print(table)
+    reasons = {
+        key: value
+        for stats in report["languages"].values()
+        for key, value in stats.items()
+        if key.startswith(("dead_letter.", "read_problem."))
+    }
+    if reasons:
+        click.echo(
+            "dead letters by reason: "
+            + ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in sorted(reasons.items()))
+        )
+
+
+@click.command(
+    "extract",
+    context_settings=BEAM_COMMAND_SETTINGS,
+    epilog=BEAM_EPILOG,
+    help="""Extract articles, paragraphs and hyperlink spans from Wikipedia dumps.
+
+Reads WORKDIR/dumps/{wiki}/{date}/ (the mirror layout `mluke-data fetch` writes) or the
+--input files, and writes WORKDIR/pages, WORKDIR/redirects, WORKDIR/errors (dead letters) and
+WORKDIR/reports/extract.json.
+
+\b
+Examples:
+  mluke-data extract --source sample --out ./out
+  mluke-data extract --out ./out --langs en,ja
+  mluke-data extract --out ./out --input de=dewiki-20261101-pages-articles.xml.bz2
+""",
+)
+@click.option("--out", "out", required=True, help="Work directory (local path or gs://...).")
+@click.option("--langs", default=None, help="Comma-separated language codes (default: every dump found).")
+@click.option(
+    "--input",
+    "input_specs",
+    multiple=True,
+    help="A dump file as LANG=PATH (or PATH named {wiki}-...); repeatable. Replaces WORKDIR/dumps.",
+)
+@click.option(
+    "--source",
+    type=click.Choice(["dumps", "sample"]),
+    default="dumps",
+    show_default=True,
+    help="'sample' writes the bundled offline sample wiki into WORKDIR/dumps first.",
+)
+@click.option("--dump-date", default=None, help="Dump date folder to use (default: the newest present).")
+@click.option(
+    "--work-item-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=16.0,
+    show_default=True,
+    help="Target compressed size of one multistream work item (and output shard).",
+)
+@click.option(
+    "--max-page-chars",
+    type=click.IntRange(min=1),
+    default=ExtractSettings.max_page_chars,
+    show_default=True,
+    help="Pages with more wikitext go to dead letters (too_large).",
+)
+@click.option(
+    "--parse-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=ExtractSettings.parse_timeout_s,
+    show_default=True,
+    help="Seconds one page may take to parse before it is dead-lettered (timeout).",
+)
+@click.option(
+    "--parse-memory-mb",
+    type=click.IntRange(min=256),
+    default=ExtractSettings.parse_memory_mb,
+    show_default=True,
+    help="Memory cap of the isolated parser process.",
+)
+@click.option(
+    "--parse-isolation",
+    type=click.Choice(["process", "none"]),
+    default="process",
+    show_default=True,
+    help="'process' parses in a guarded child process; 'none' in-process (no timeout guard).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
+@beam_options
+def extract_command(
+    out: str,
+    langs: str | None,
+    input_specs: tuple[str, ...],
+    source: str,
+    dump_date: str | None,
+    work_item_mb: float,
+    max_page_chars: int,
+    parse_timeout: float,
+    parse_memory_mb: int,
+    parse_isolation: str,
+    as_json: bool,
+    beam_args: list[str],
+    workers: int | None,
+) -> None:
+    try:
+        lang_list = parse_language_list(langs) if langs else None
+    except ValueError as error:
+        raise UserError(f"--langs: {error}") from error
+    dumps_root = f"{out.rstrip('/')}/{DUMPS_DIR}"
+    if source == "sample":
+        from pipeline.sample import SAMPLE_DATE, SAMPLE_LANGS, write_sample_mirror
+
+        unknown = [lang for lang in lang_list or [] if lang not in SAMPLE_LANGS]
+        if unknown:
+            raise UserError(f"the sample has no {unknown[0]!r}; it has {','.join(SAMPLE_LANGS)}")
+        write_sample_mirror(dumps_root, langs=lang_list)
+        dump_date = dump_date or SAMPLE_DATE
+    if input_specs:
+        inputs = [parse_input_flag(spec) for spec in input_specs]
+        if lang_list is not None:
+            inputs = [dump for dump in inputs if dump.lang in lang_list]
+    else:
+        inputs = find_mirror_inputs(dumps_root, lang_list, dump_date)
+    settings = ExtractSettings(
+        max_page_chars=max_page_chars,
+        parse_timeout_s=parse_timeout,
+        parse_memory_mb=parse_memory_mb,
+        isolation=parse_isolation,
+    )
+    started = time.monotonic()
+    report = run_extract(out, inputs, settings, int(work_item_mb * 1024 * 1024), beam_args, workers)
+    if as_json:
+        click.echo(json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False))
+    else:
+        print_summary(report, time.monotonic() - started)

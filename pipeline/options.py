@@ -1,0 +1,138 @@
+"""Beam pipeline options shared by every stage's command.
+
+Every stage command accepts the Beam flags it does not know itself (``--runner DataflowRunner
+--project ... --region ... --temp_location gs://...``, Flink and Spark flags) and hands them to
+Beam. Without ``--runner`` a local run uses the FnApiRunner in multi-processing mode on all cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import apache_beam as beam
+import click
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.transforms import environments
+
+LOCAL_RUNNER = "FnApiRunner"
+
+
+class UserError(click.ClickException):
+    """A mistake the user can fix (bad flag, missing file): printed as one line, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True, file=file)
+
+
+def _all_option_classes() -> list[type[PipelineOptions]]:
+    found: list[type[PipelineOptions]] = []
+    pending = list(PipelineOptions.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        if cls not in found:
+            found.append(cls)
+            pending.extend(cls.__subclasses__())
+    return found
+
+
+def check_beam_args(args: Sequence[str], ctx: click.Context | None = None) -> None:
+    """Reject flags that neither the command nor any Beam options class knows (typos)."""
+    parser = argparse.ArgumentParser(allow_abbrev=False, add_help=False)
+    for cls in _all_option_classes():
+        try:
+            cls._add_argparse_args(parser)  # type: ignore[attr-defined]
+        except argparse.ArgumentError:
+            continue  # an option declared by two classes
+    _, unknown = parser.parse_known_args(list(args))
+    flags = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
+    positionals = [arg for arg in unknown if not arg.startswith("-")]
+    if flags:
+        known = [p.opts[0] for p in ctx.command.params if getattr(p, "opts", None)] if ctx else []
+        hint = difflib.get_close_matches(flags[0], known, n=1)
+        suggestion = f" (did you mean {hint[0]}?)" if hint else ""
+        raise UserError(f"unknown option {flags[0]}{suggestion}; see --help")
+    if positionals:
+        raise UserError(f"unexpected argument {positionals[0]!r}; see --help")
+
+
+def _flag_names(args: Sequence[str]) -> set[str]:
+    return {arg.split("=", 1)[0].lstrip("-").replace("-", "_") for arg in args if arg.startswith("--")}
+
+
+def pipeline_options(beam_args: Sequence[str], workers: int | None = None) -> PipelineOptions:
+    """PipelineOptions from pass-through Beam flags, with our local defaults filled in."""
+    args = list(beam_args)
+    given = _flag_names(args)
+    if "runner" not in given:
+        args.append(f"--runner={LOCAL_RUNNER}")
+    options = PipelineOptions(args)
+    runner = options.view_as(StandardOptions).runner or LOCAL_RUNNER
+    if runner in (LOCAL_RUNNER, "DirectRunner", "BundleBasedDirectRunner"):
+        direct = options.view_as(DirectOptions)
+        if workers is not None:
+            direct.direct_num_workers = workers
+        elif "direct_num_workers" not in given:
+            direct.direct_num_workers = os.cpu_count() or 1
+        if "direct_running_mode" not in given:
+            direct.direct_running_mode = "multi_processing" if direct.direct_num_workers != 1 else "in_memory"
+    return options
+
+
+def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
+    """A Pipeline; local multi-process runs use our quiet worker entry point (pipeline.beam_worker)."""
+    direct = options.view_as(DirectOptions)
+    runner = options.view_as(StandardOptions).runner or LOCAL_RUNNER
+    if runner == LOCAL_RUNNER and direct.direct_running_mode == "multi_processing":
+        environment = environments.SubprocessSDKEnvironment.from_command_string(
+            f"{sys.executable} -m pipeline.beam_worker"
+        )
+        # "in_memory" keeps FnApiRunner from replacing our environment; the worker count stays.
+        direct.direct_running_mode = "in_memory"
+        logging.getLogger("apache_beam.runners.portability.fn_api_runner.fn_runner").setLevel(logging.ERROR)
+        return beam.Pipeline(runner=FnApiRunner(default_environment=environment), options=options)
+    return beam.Pipeline(options=options)
+
+
+def is_local_runner(options: PipelineOptions) -> bool:
+    runner = options.view_as(StandardOptions).runner or LOCAL_RUNNER
+    return runner in (LOCAL_RUNNER, "DirectRunner", "BundleBasedDirectRunner", "PrismRunner")
+
+
+BEAM_COMMAND_SETTINGS = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+BEAM_EPILOG = (
+    "Any other --flag is passed to Apache Beam, e.g. --runner DataflowRunner --project P "
+    "--region R --temp_location gs://B/tmp --sdk_container_image IMAGE. Without --runner the job "
+    "runs locally on the FnApiRunner with one worker process per core."
+)
+
+
+def beam_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds ``--workers`` and collects unknown flags into ``beam_args`` for a click command."""
+
+    @click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Local worker processes (default: all cores). Ignored by remote runners.",
+    )
+    @click.pass_context
+    @functools.wraps(command)
+    def wrapper(ctx: click.Context, *args: Any, workers: int | None, **kwargs: Any) -> Any:
+        extra = list(ctx.args)
+        check_beam_args(extra, ctx)
+        kwargs["beam_args"] = extra
+        kwargs["workers"] = workers
+        return command(*args, **kwargs)
+
+    return wrapper

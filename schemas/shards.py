@@ -1,0 +1,96 @@
+"""The pretraining shards: Arrow IPC files per language, their metadata and the manifest.
+
+Layout under the work directory::
+
+    shards/{lang}/{lang}-00000-of-00008.arrow   Arrow IPC file format, SHARD_SCHEMA
+    shards/{lang}/metadata.json                 ShardMetadata
+    manifest.json                               Manifest: every shard with rows, bytes, sha256
+
+One row is one training sequence: ``word_ids`` is the complete model input including ``<s>``
+first and ``</s>`` last (see schemas.tokens); entity spans are token positions into ``word_ids``,
+``end`` exclusive.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+SHARDS_DIR = "shards"
+SHARD_METADATA = "metadata.json"
+MANIFEST = "manifest.json"
+SHARD_SUFFIX = "arrow"
+
+SHARD_SCHEMA = pa.schema(
+    [
+        pa.field("page_id", pa.int64(), nullable=False),
+        # Entity id of the page the sequence comes from, or -1 when it is not in the vocabulary.
+        pa.field("page_entity_id", pa.int32(), nullable=False),
+        pa.field("word_ids", pa.list_(pa.int32()), nullable=False),
+        pa.field("entity_ids", pa.list_(pa.int32()), nullable=False),
+        pa.field("entity_starts", pa.list_(pa.int32()), nullable=False),
+        pa.field("entity_ends", pa.list_(pa.int32()), nullable=False),
+    ]
+)
+
+
+@dataclass
+class ShardSettings:
+    max_seq_length: int = 512
+    max_entity_length: int = 128
+    max_mention_length: int = 30
+    min_sentence_length: int = 5
+    include_unk_entities: bool = False
+
+
+@dataclass
+class ShardMetadata:
+    lang: str
+    examples: int
+    tokens: int
+    mentions: int
+    settings: ShardSettings
+    # sha256 of the sentencepiece model file and of entity_vocab.jsonl.
+    tokenizer_sha256: str
+    entity_vocab_sha256: str
+    word_vocab_size: int
+    entity_vocab_size: int
+    shards: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ShardMetadata:
+        data = json.loads(text)
+        data["settings"] = ShardSettings(**data["settings"])
+        return cls(**data)
+
+
+@dataclass
+class ManifestEntry:
+    path: str  # relative to the work directory
+    lang: str
+    rows: int
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class Manifest:
+    shards: list[ManifestEntry]
+    tokenizer_sha256: str
+    entity_vocab_sha256: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        data = json.loads(text)
+        data["shards"] = [ManifestEntry(**entry) for entry in data["shards"]]
+        return cls(**data)
