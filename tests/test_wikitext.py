@@ -159,3 +159,22 @@ def test_title_normalization():
     assert parse_link_target("Image:X.png", site).namespace == 6
     assert split_page_title("Kategorie:Berlin", SiteInfo.build("de")) == (14, "Berlin")
     assert split_page_title("Mission: Impossible", site) == (0, "Mission: Impossible")
+
+
+def test_pre_strip_cuts_dropped_templates_and_tables_only():
+    from transforms.wikitext import strip_tables, strip_templates
+
+    text = "A {{Infobox|x={{nested|y}}|z=[[Link]]}} B {{lang|de|Wort}} C {{#if:1|x}} D"
+    assert strip_templates(text) == "A  B {{lang|de|Wort}} C  D"
+    # Unbalanced braces stop the cut: the parser sees the rest.
+    assert strip_templates("A {{unclosed [[B]] and {{cite|x}} C") == "A {{unclosed [[B]] and {{cite|x}} C"
+    assert strip_tables("x\n{|\n| a\n{|\n| inner\n|}\n| b\n|}\ny") == "x\n\n\ny"
+    assert strip_tables("x\n{|\n| never closed") == "x\n{|\n| never closed"
+
+
+def test_math_with_braces_does_not_confuse_template_cut():
+    (paragraph,) = extract(
+        "Area <math>\\frac{{a}}{b}}}</math> is [[Pi]] {{citation needed}} here."
+    ).paragraphs
+    assert paragraph.text == "Area is Pi here."
+    assert spans(paragraph) == [("Pi", "Pi")]

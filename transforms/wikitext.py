@@ -20,6 +20,7 @@ Offsets are Python string indices into the final paragraph text.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from collections.abc import Callable, Iterable
@@ -104,6 +105,8 @@ _SPACE_TAGS = frozenset({"br"})
 _MAGIC_WORD = re.compile(r"__[A-Z_]{3,}__")
 _QUOTE_RUN = re.compile(r"'{2,}")
 _WHITESPACE_RUN = re.compile(r"\s+")
+_ANY_WHITESPACE = re.compile(r"[^\S ]+")
+_SPACE_RUNS = re.compile(r"  +")
 # Parentheses left with nothing but spaces and separators once markup inside them is removed.
 _EMPTY_PARENS = re.compile(r"\s*[(（][\s,;:、，；]*[)）]")
 _CONVERSION = re.compile(r"-\{(.*?)\}-", re.DOTALL)
@@ -112,7 +115,8 @@ _VARIANT_PREFERENCE = ("zh-hans", "zh-cn", "zh-sg", "zh-my", "zh", "zh-hant", "z
 # Markup a quick scan removes before the parser sees it: the parser is the bottleneck, and refs
 # and comments are a large share of modern article wikitext.
 _PRE_STRIP = re.compile(
-    r"<!--.*?(?:-->|\Z)|<ref\b[^>]*/>|<ref\b[^>]*>.*?</ref\s*>",
+    r"<!--.*?(?:-->|\Z)|<ref\b[^>]*/>|<ref\b[^>]*>.*?</ref\s*>"
+    r"|<(math|chem|ce|score|syntaxhighlight|source|pre|timeline|graph)\b[^>]*>.*?</\1\s*>",
     re.DOTALL | re.IGNORECASE,
 )
 
@@ -258,59 +262,63 @@ class _ParagraphBuilder:
         return tuple(self.paragraphs)
 
 
+def _deleted_before(position: int, starts: list[int], ends: list[int], cumulative: list[int]) -> int:
+    """Characters deleted before ``position`` by sorted, disjoint [start, end) intervals."""
+    i = bisect.bisect_right(starts, position) - 1
+    if i < 0:
+        return 0
+    return cumulative[i] + min(ends[i], position) - starts[i]
+
+
 def finalize_paragraph(raw: str, links: Iterable[Link], is_lead: bool) -> Paragraph | None:
     """Collapse whitespace, drop empty parentheses and strip, keeping link offsets exact."""
-    keep = [True] * len(raw)
-    for match in _WHITESPACE_RUN.finditer(raw):
-        for i in range(match.start() + 1, match.end()):
-            keep[i] = False
-    chars = list(raw)
-    for match in _WHITESPACE_RUN.finditer(raw):
-        chars[match.start()] = " "
+    links = list(links)
+    # Same length as raw: every whitespace character becomes a plain space.
+    text = _ANY_WHITESPACE.sub(lambda m: " " * len(m.group(0)), raw)
+    deletions: list[tuple[int, int]] = [(m.start() + 1, m.end()) for m in _SPACE_RUNS.finditer(text)]
     spans = [(link.start, link.end) for link in links]
-    for match in _EMPTY_PARENS.finditer(raw):
+    for match in _EMPTY_PARENS.finditer(text):
         # Never cut into a link's anchor.
-        if any(start < match.end() and match.start() < end for start, end in spans):
-            continue
-        for i in range(match.start(), match.end()):
-            keep[i] = False
-    # Strip leading and trailing kept spaces.
-    for i in range(len(chars)):
-        if not keep[i]:
-            continue
-        if chars[i] == " ":
-            keep[i] = False
+        if not any(start < match.end() and match.start() < end for start, end in spans):
+            deletions.append((match.start(), match.end()))
+    if text[:1] == " ":
+        deletions.append((0, 1))
+    if text[-1:] == " ":
+        deletions.append((len(text) - 1, len(text)))
+    merged: list[list[int]] = []
+    for start, end in sorted(deletions):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
         else:
-            break
-    for i in range(len(chars) - 1, -1, -1):
-        if not keep[i]:
-            continue
-        if chars[i] == " ":
-            keep[i] = False
-        else:
-            break
-    new_index = [0] * (len(raw) + 1)
-    out: list[str] = []
-    count = 0
-    for i, char in enumerate(chars):
-        new_index[i] = count
-        if keep[i]:
-            out.append(char)
-            count += 1
-    new_index[len(raw)] = count
-    text = "".join(out)
-    if not text:
+            merged.append([start, end])
+    starts = [start for start, _ in merged]
+    ends = [end for _, end in merged]
+    cumulative = [0] * len(merged)
+    for i in range(1, len(merged)):
+        cumulative[i] = cumulative[i - 1] + ends[i - 1] - starts[i - 1]
+    pieces = []
+    previous = 0
+    for start, end in merged:
+        pieces.append(text[previous:start])
+        previous = end
+    pieces.append(text[previous:])
+    joined = "".join(pieces)
+    out = joined.strip(" ")
+    if not out:
         return None
+    shift = len(joined) - len(joined.lstrip(" "))
     new_links: list[Link] = []
     for link in links:
-        start, end = new_index[link.start], new_index[link.end]
-        while start < end and text[start] == " ":
+        start = link.start - _deleted_before(link.start, starts, ends, cumulative) - shift
+        end = link.end - _deleted_before(link.end, starts, ends, cumulative) - shift
+        start, end = min(max(start, 0), len(out)), min(max(end, 0), len(out))
+        while start < end and out[start] == " ":
             start += 1
-        while end > start and text[end - 1] == " ":
+        while end > start and out[end - 1] == " ":
             end -= 1
         if end > start:
             new_links.append(Link(start, end, link.target))
-    return Paragraph(text, is_lead, tuple(new_links))
+    return Paragraph(out, is_lead, tuple(new_links))
 
 
 class _Extractor:
@@ -320,7 +328,7 @@ class _Extractor:
         self.categories: list[str] = []
         self.is_disambiguation = False
         disambiguation = DISAMBIGUATION_TEMPLATES.get(site.lang, ()) + DISAMBIGUATION_TEMPLATES["en"]
-        self.disambiguation_templates = {upper_first(name).casefold() for name in disambiguation}
+        self.disambiguation_templates = frozenset(name.casefold() for name in disambiguation)
 
     def _text(self, out: Callable[[str], None], value: str, builder: _ParagraphBuilder | None) -> None:
         if "__" in value:
@@ -449,18 +457,93 @@ class _Extractor:
                 self.walk(part.nodes, builder)
 
 
-def pre_strip(wikitext: str) -> str:
-    """Remove comments and refs before parsing (cheaper than letting the parser build them)."""
-    if "<" not in wikitext:
-        return wikitext
-    return _PRE_STRIP.sub("", wikitext)
+_BRACES = re.compile(r"\{\{|\}\}")
+_TABLE_MARKS = re.compile(r"^[ \t]*(\{\||\|\})", re.MULTILINE)
+_TEMPLATE_NAME = re.compile(r"\{\{\s*([^|{}<\n]*)")
+# Templates the rules read: kept for the parser; every other template is cut before parsing.
+_READ_TEMPLATES = frozenset(
+    """
+    lang lang2 langx nihongo nowrap nobr small smaller big larger resize ruby transl
+    transliteration convert cvt abbr
+    """.split()
+)
+
+
+def _is_read_template(name: str, disambiguation: frozenset[str]) -> bool:
+    key = name.strip().replace("_", " ").casefold()
+    if ":" in key and not key.startswith("#"):
+        key = (
+            key.split(":", 1)[1].strip() if key.split(":", 1)[0] in ("template", "vorlage", "modèle") else key
+        )
+    return key in _READ_TEMPLATES or key.startswith("lang-") or key in disambiguation
+
+
+def strip_templates(text: str, disambiguation: frozenset[str] = frozenset()) -> str:
+    """Cut top-level templates the rules would drop, by brace matching (no parse).
+
+    mwparserfromhell spends most of its time building template nodes (infoboxes, citations,
+    navboxes) that extraction throws away. Unbalanced braces stop the cut; the parser sees the rest.
+    """
+    if "{{" not in text:
+        return text
+    pieces: list[str] = []
+    position = 0
+    depth = 0
+    opened = 0
+    for match in _BRACES.finditer(text):
+        if match.group(0) == "{{":
+            if depth == 0:
+                opened = match.start()
+            depth += 1
+        elif depth:
+            depth -= 1
+            if depth == 0:
+                name = _TEMPLATE_NAME.match(text, opened)
+                if name is None or not _is_read_template(name.group(1), disambiguation):
+                    pieces.append(text[position:opened])
+                    position = match.end()
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def strip_tables(text: str) -> str:
+    """Cut ``{| ... |}`` tables (nested ones included) before parsing; unclosed ones are left."""
+    if "{|" not in text:
+        return text
+    pieces: list[str] = []
+    position = 0
+    depth = 0
+    opened = 0
+    for match in _TABLE_MARKS.finditer(text):
+        if match.group(1) == "{|":
+            if depth == 0:
+                opened = match.start(1)
+            depth += 1
+        elif depth:
+            depth -= 1
+            if depth == 0:
+                pieces.append(text[position:opened] + "\n")
+                position = match.end()
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def pre_strip(wikitext: str, disambiguation: frozenset[str] = frozenset()) -> str:
+    """Remove comments, refs, dropped templates and tables before parsing.
+
+    The parser is the bottleneck; what the rules drop anyway need not be parsed. Order matters:
+    comments and refs first (they may hold braces), then templates (they may hold tables).
+    """
+    if "<" in wikitext:
+        wikitext = _PRE_STRIP.sub("", wikitext)
+    return strip_tables(strip_templates(wikitext, disambiguation))
 
 
 def extract_article(wikitext: str, site: SiteInfo) -> ExtractedArticle:
     """Extract paragraphs with link spans, categories and the disambiguation flag from wikitext."""
-    text = resolve_language_conversion(pre_strip(wikitext))
-    code = mwparserfromhell.parse(text, skip_style_tags=True)
     extractor = _Extractor(site)
+    text = resolve_language_conversion(pre_strip(wikitext, extractor.disambiguation_templates))
+    code = mwparserfromhell.parse(text, skip_style_tags=True)
     builder = _ParagraphBuilder()
     extractor.walk(code.nodes, builder)
     return ExtractedArticle(
