@@ -11,6 +11,7 @@ import click
 logging.getLogger().addHandler(logging.NullHandler())
 
 from pipeline.extract import extract_command  # noqa: E402
+from pipeline.fetch import fetch_command  # noqa: E402
 
 
 @click.group(
@@ -19,6 +20,7 @@ from pipeline.extract import extract_command  # noqa: E402
 
 \b
 Stages (each an Apache Beam pipeline; local runs use all cores):
+  fetch     download Wikipedia dumps from a mirror, verified and resumable
   extract   dumps -> paragraphs with hyperlink spans, redirects, dead letters
 """,
 )
@@ -35,6 +37,7 @@ def cli(verbose: bool) -> None:
     os.environ.setdefault("NO_GCE_CHECK", "true")
 
 
+cli.add_command(fetch_command)
 cli.add_command(extract_command)
 
 

@@ -19,7 +19,7 @@ from pipeline.options import (
     create_pipeline,
     pipeline_options,
 )
-from schemas.dumps import index_name_for, is_articles_file, lang_of_wiki, wiki_name
+from schemas.dumps import DUMPSTATUS, index_name_for, is_articles_file, lang_of_wiki, wiki_name
 from schemas.pages import ERRORS_DIR, EXTRACT_REPORT, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
 from transforms.dumpreader import WorkItem, plan_multistream
 from transforms.extract import ExtractPages, ExtractSettings
@@ -113,7 +113,10 @@ def find_mirror_inputs(dumps_root: str, langs: list[str] | None, dump_date: str 
         if dump_date:
             dates = [d for d in dates if d == dump_date]
         found = False
-        for date in sorted(dates, reverse=True):
+        # A date folder counts once its dumpstatus.json is there: fetch writes it last, after
+        # every file verified, so an interrupted download is never read as a complete dump.
+        complete = [d for d in dates if _exists(f"{wiki_dir}/{d}/{DUMPSTATUS}")]
+        for date in sorted(complete or dates, reverse=True):
             names = [n.rsplit("/", 1)[-1] for n in _list_tree(f"{wiki_dir}/{date}")]
             articles = sorted(n for n in names if is_articles_file(n))
             if not articles:
