@@ -12,6 +12,7 @@ logging.getLogger().addHandler(logging.NullHandler())
 
 from pipeline.extract import extract_command  # noqa: E402
 from pipeline.fetch import fetch_command  # noqa: E402
+from pipeline.tokenizer import tokenizer_group  # noqa: E402
 
 
 @click.group(
@@ -22,6 +23,7 @@ from pipeline.fetch import fetch_command  # noqa: E402
 Stages (each an Apache Beam pipeline; local runs use all cores):
   fetch     download Wikipedia dumps from a mirror, verified and resumable
   extract   dumps -> paragraphs with hyperlink spans, redirects, dead letters
+  tokenizer train a sentencepiece model on the extracted text (or bring XLM-R's)
 """,
 )
 @click.version_option(package_name="mluke-data")
@@ -39,6 +41,7 @@ def cli(verbose: bool) -> None:
 
 cli.add_command(fetch_command)
 cli.add_command(extract_command)
+cli.add_command(tokenizer_group)
 
 
 def main() -> None:

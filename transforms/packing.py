@@ -1,0 +1,202 @@
+"""One page -> pretraining examples (rows of ``schemas.shards.SHARD_SCHEMA``). Pure functions.
+
+The rules, in order (each counted under the name in brackets):
+
+1. Every link's target goes through ``entity_of`` (the caller resolves redirects and looks the
+   title up in the entity vocabulary). A target outside the vocabulary is dropped
+   [``links_outside_vocab``], or kept as ``[UNK]`` with ``include_unk_entities`` [``links_unk``].
+2. Each paragraph is split into sentences with ICU [``sentences_split``]; a kept link crossing a
+   sentence boundary joins the sentences it touches [``sentence_merges``: boundaries removed].
+3. Each sentence is tokenized around its links (``transforms.tokenization``) [``sentences``].
+   Links that get no token span: overlapping an earlier link [``links_overlapping``], no tokens
+   [``links_empty``], outside every sentence [``links_outside_sentences``].
+4. A mention longer than ``max_mention_length`` tokens is dropped, its tokens stay
+   [``mentions_too_long``]. (luke cut such mentions to their first tokens silently.)
+5. A sentence with fewer than ``min_sentence_length`` tokens [``sentences_too_short``] or more than
+   ``max_seq_length - 2`` tokens [``sentences_too_long``] is dropped with its mentions
+   [``mentions_in_dropped_sentences``]. This is luke's rule: the length counts the sentence's
+   subword tokens (no <s>/</s>), it applies to every sentence on its own after rule 2, and a
+   dropped sentence is simply left out of the packing, so the sequence goes on with the next
+   kept sentence of the page.
+6. A kept sentence with more than ``max_entity_length`` mentions keeps its first
+   ``max_entity_length`` ones [``mentions_over_entity_limit``].
+7. Consecutive kept sentences of the page (across paragraphs) are packed greedily: a sentence
+   joins the current sequence while the sequence stays within ``max_seq_length - 2`` tokens and
+   ``max_entity_length`` mentions, else it starts a new sequence [``sequences``]. (luke packed by
+   tokens only and then cut the entities of a full sequence at 128.)
+8. A sequence without mentions is dropped [``sequences_without_entities``,
+   ``tokens_without_entities``]; the others become examples [``examples``] with ``<s>`` first and
+   ``</s>`` last [``tokens``: all word ids, <s> and </s> included], mention positions shifted by one
+   for ``<s>``, ``end`` exclusive [``mentions``].
+
+Identities (tested): ``links = links_outside_vocab + links_overlapping + links_empty +
+links_outside_sentences + mentions_too_long + mentions_in_dropped_sentences +
+mentions_over_entity_limit + mentions``; ``sentences = sentences_too_short + sentences_too_long +
+sentences_kept``; ``sequences = examples + sequences_without_entities``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from schemas.shards import ShardSettings
+from schemas.tokens import BOS_ID, EOS_ID
+from schemas.vocab import ENTITY_UNK_ID
+from transforms.sentences import merge_across_links, split_sentences
+from transforms.tokenization import Tokenizer, tokenize_sentences
+
+# Every counter build_examples reports, present even when zero (one call is one page: the caller
+# counts pages).
+COUNTERS: tuple[str, ...] = (
+    "paragraphs",
+    "links",
+    "links_outside_vocab",
+    "links_unk",
+    "links_overlapping",
+    "links_empty",
+    "links_outside_sentences",
+    "sentences_split",
+    "sentence_merges",
+    "sentences",
+    "sentences_too_short",
+    "sentences_too_long",
+    "sentences_kept",
+    "mentions_too_long",
+    "mentions_in_dropped_sentences",
+    "mentions_over_entity_limit",
+    "sequences",
+    "sequences_without_entities",
+    "tokens_without_entities",
+    "examples",
+    "tokens",
+    "mentions",
+)
+
+Mention = tuple[int, int, int]  # (token_start, token_end, entity_id), sentence positions
+
+
+def _sentences_of_paragraph(
+    paragraph: Mapping[str, Any],
+    lang: str,
+    entity_of: Callable[[str], int | None],
+    tokenizer: Tokenizer,
+    settings: ShardSettings,
+    stats: Counter[str],
+) -> list[tuple[list[int], list[Mention]]]:
+    text: str = paragraph["text"]
+    links = list(paragraph["links"] or [])
+    stats["paragraphs"] += 1
+    stats["links"] += len(links)
+    kept_links: list[Mapping[str, Any]] = []
+    entity_ids: list[int] = []
+    for link in links:
+        entity_id = entity_of(link["target"])
+        if entity_id is None:
+            if not settings.include_unk_entities:
+                stats["links_outside_vocab"] += 1
+                continue
+            entity_id = ENTITY_UNK_ID
+            stats["links_unk"] += 1
+        kept_links.append(link)
+        entity_ids.append(entity_id)
+
+    spans = split_sentences(text, lang)
+    stats["sentences_split"] += len(spans)
+    merged = merge_across_links(spans, kept_links)
+    stats["sentence_merges"] += len(spans) - len(merged)
+
+    max_tokens = settings.max_seq_length - 2
+    kept: list[tuple[list[int], list[Mention]]] = []
+    placed = 0
+    for sentence in tokenize_sentences(text, merged, kept_links, tokenizer):
+        stats["sentences"] += 1
+        for _, reason in sentence.skipped_links:
+            stats[f"links_{reason}"] += 1
+        placed += len(sentence.spans) + len(sentence.skipped_links)
+        mentions: list[Mention] = []
+        for token_start, token_end, link_index in sentence.spans:
+            if token_end - token_start > settings.max_mention_length:
+                stats["mentions_too_long"] += 1
+                continue
+            mentions.append((token_start, token_end, entity_ids[link_index]))
+        length = len(sentence.word_ids)
+        if length < settings.min_sentence_length or length > max_tokens:
+            stats[
+                "sentences_too_short" if length < settings.min_sentence_length else "sentences_too_long"
+            ] += 1
+            stats["mentions_in_dropped_sentences"] += len(mentions)
+            continue
+        if len(mentions) > settings.max_entity_length:
+            stats["mentions_over_entity_limit"] += len(mentions) - settings.max_entity_length
+            mentions = mentions[: settings.max_entity_length]
+        stats["sentences_kept"] += 1
+        kept.append((sentence.word_ids, mentions))
+    stats["links_outside_sentences"] += len(kept_links) - placed
+    return kept
+
+
+def _example(page_id: int, page_entity_id: int, words: list[int], mentions: list[Mention]) -> dict[str, Any]:
+    return {
+        "page_id": page_id,
+        "page_entity_id": page_entity_id,
+        "word_ids": [BOS_ID, *words, EOS_ID],
+        "entity_ids": [entity_id for _, _, entity_id in mentions],
+        # +1 for <s>.
+        "entity_starts": [start + 1 for start, _, _ in mentions],
+        "entity_ends": [end + 1 for _, end, _ in mentions],
+    }
+
+
+def build_examples(
+    page: Mapping[str, Any],
+    entity_of: Callable[[str], int | None],
+    tokenizer: Tokenizer,
+    settings: ShardSettings,
+    page_entity_id: int,
+) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """Examples (SHARD_SCHEMA rows as dicts) of one PAGE_SCHEMA row and the counts of every rule.
+
+    ``entity_of(target_title)`` gives the entity id of a link target or None when it is outside
+    the vocabulary; ``page_entity_id`` is the page's own entity id or -1.
+    """
+    stats: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
+    lang: str = page["lang"]
+    sentences: list[tuple[list[int], list[Mention]]] = []
+    for paragraph in page["paragraphs"] or []:
+        sentences.extend(_sentences_of_paragraph(paragraph, lang, entity_of, tokenizer, settings, stats))
+
+    max_tokens = settings.max_seq_length - 2
+    examples: list[dict[str, Any]] = []
+    words: list[int] = []
+    mentions: list[Mention] = []
+
+    def flush() -> None:
+        if not words:
+            return
+        stats["sequences"] += 1
+        if not mentions:
+            stats["sequences_without_entities"] += 1
+            stats["tokens_without_entities"] += len(words)
+            return
+        example = _example(int(page["page_id"]), page_entity_id, words, mentions)
+        stats["examples"] += 1
+        stats["tokens"] += len(example["word_ids"])
+        stats["mentions"] += len(mentions)
+        examples.append(example)
+
+    for sentence_words, sentence_mentions in sentences:
+        if words and (
+            len(words) + len(sentence_words) > max_tokens
+            or len(mentions) + len(sentence_mentions) > settings.max_entity_length
+        ):
+            flush()
+            words, mentions = [], []
+        offset = len(words)
+        mentions.extend(
+            (start + offset, end + offset, entity_id) for start, end, entity_id in sentence_mentions
+        )
+        words.extend(sentence_words)
+    flush()
+    return examples, stats
