@@ -10,9 +10,12 @@ import click
 # Beam warns through the root logger about optional GCP libraries while it is imported.
 logging.getLogger().addHandler(logging.NullHandler())
 
+from pipeline.build import build_command  # noqa: E402
 from pipeline.extract import extract_command  # noqa: E402
 from pipeline.fetch import fetch_command  # noqa: E402
+from pipeline.shards import shards_group, verify_command  # noqa: E402
 from pipeline.tokenizer import tokenizer_group  # noqa: E402
+from pipeline.vocab import vocab_group  # noqa: E402
 
 
 @click.group(
@@ -20,10 +23,14 @@ from pipeline.tokenizer import tokenizer_group  # noqa: E402
     help="""Multilingual Wikipedia entity data for mLUKE-style pretraining.
 
 \b
+  build     every stage in order, skipping finished ones (start here)
 Stages (each an Apache Beam pipeline; local runs use all cores):
   fetch     download Wikipedia dumps from a mirror, verified and resumable
   extract   dumps -> paragraphs with hyperlink spans, redirects, dead letters
+  vocab     cross-lingual entity vocabulary via Wikidata; stats, lookup, compare
   tokenizer train a sentencepiece model on the extracted text (or bring XLM-R's)
+  shards    tokenized, packed Arrow pretraining shards; stats, show
+  verify    check shards against the manifest and the data contract
 """,
 )
 @click.version_option(package_name="mluke-data")
@@ -39,9 +46,13 @@ def cli(verbose: bool) -> None:
     os.environ.setdefault("NO_GCE_CHECK", "true")
 
 
+cli.add_command(build_command)
 cli.add_command(fetch_command)
 cli.add_command(extract_command)
+cli.add_command(vocab_group)
 cli.add_command(tokenizer_group)
+cli.add_command(shards_group)
+cli.add_command(verify_command)
 
 
 def main() -> None:

@@ -1,0 +1,375 @@
+"""``mluke-data shards build|stats|show`` and ``mluke-data verify``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+import apache_beam as beam
+import click
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.options import (
+    BEAM_COMMAND_SETTINGS,
+    BEAM_EPILOG,
+    UserError,
+    beam_options,
+    create_pipeline,
+    pipeline_options,
+)
+from schemas.pages import PAGES_DIR
+from schemas.shards import MANIFEST, SHARDS_DIR, Manifest, ShardSettings
+from schemas.vocab import ENTITIES_PARQUET, ENTITY_VOCAB_JSONL, VOCAB_DIR
+from schemas.vocab_tables import TITLES_DIR
+from transforms.languages import parse_language_list
+from transforms.shards import BuildShards, ShardingPlan, ShardInputs, read_parquet_rows, read_titles
+
+TOKENIZER_DIR = "tokenizer"
+DEFAULT_TOKENIZER = "sentencepiece.bpe.model"
+
+
+def _read(path: str) -> bytes:
+    with FileSystems.open(path) as handle:
+        return handle.read()
+
+
+def _files(pattern: str) -> list[str]:
+    try:
+        return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+    except Exception:
+        return []
+
+
+def resolve_tokenizer_path(out: str, tokenizer: str | None) -> str:
+    """A sentencepiece model file: --tokenizer (file or directory) or WORKDIR/tokenizer/."""
+    candidate = tokenizer or f"{out.rstrip('/')}/{TOKENIZER_DIR}"
+    if candidate.endswith(".model"):
+        if not FileSystems.exists(candidate):
+            raise UserError(f"tokenizer model not found: {candidate}")
+        return candidate
+    preferred = f"{candidate.rstrip('/')}/{DEFAULT_TOKENIZER}"
+    if FileSystems.exists(preferred):
+        return preferred
+    models = _files(f"{candidate.rstrip('/')}/*.model")
+    if len(models) == 1:
+        return models[0]
+    if tokenizer:
+        raise UserError(f"no sentencepiece .model file in {tokenizer}")
+    raise UserError(
+        f"no tokenizer in {candidate}: pass --tokenizer PATH (e.g. XLM-R's sentencepiece.bpe.model) "
+        "or run `mluke-data tokenizer train` first"
+    )
+
+
+def entity_vocab_size(out: str) -> int:
+    """Number of entity ids (special ids included): max id in entities.parquet + 1."""
+    path = f"{out.rstrip('/')}/{VOCAB_DIR}/{ENTITIES_PARQUET}"
+    max_id = 3
+    for row in read_parquet_rows(path, columns=["id"]):
+        max_id = max(max_id, row["id"])
+    return max_id + 1
+
+
+def run_shards(
+    out: str,
+    tokenizer: str | None,
+    settings: ShardSettings,
+    plan: ShardingPlan,
+    langs: list[str] | None,
+    beam_args: list[str],
+    workers: int | None = None,
+) -> dict[str, Any]:
+    from transforms.tokenization import load_tokenizer
+
+    root = out.rstrip("/")
+    vocab_jsonl = f"{root}/{VOCAB_DIR}/{ENTITY_VOCAB_JSONL}"
+    if not FileSystems.exists(vocab_jsonl):
+        raise UserError(f"no entity vocabulary in {root}/{VOCAB_DIR}: run `mluke-data vocab build` first")
+    tokenizer_path = resolve_tokenizer_path(out, tokenizer)
+    page_files = _files(f"{root}/{PAGES_DIR}/*/*.parquet")
+    if langs:
+        page_files = [p for p in page_files if p.split("/")[-2] in langs]
+    if not page_files:
+        raise UserError(f"no pages under {root}/{PAGES_DIR}: run `mluke-data extract` first")
+    title_files = _files(f"{root}/{VOCAB_DIR}/{TITLES_DIR}/*.parquet")
+    tokenizer_model = load_tokenizer(tokenizer_path)
+    inputs = ShardInputs(
+        out=root,
+        tokenizer_path=tokenizer_path,
+        tokenizer_sha256=hashlib.sha256(_read(tokenizer_path)).hexdigest(),
+        entity_vocab_sha256=hashlib.sha256(_read(vocab_jsonl)).hexdigest(),
+        entity_vocab_size=entity_vocab_size(root),
+        word_vocab_size=tokenizer_model.vocab_size,
+    )
+    stale = _files(f"{root}/{SHARDS_DIR}/**")
+    if stale:
+        FileSystems.delete(stale)
+    options = pipeline_options(beam_args, workers=workers)
+    with create_pipeline(options) as pipeline:
+        sources = {
+            "page_files": pipeline | "PageFiles" >> beam.Create(page_files),
+            "titles": pipeline
+            | "TitleFiles" >> beam.Create(title_files)
+            | "ReadTitles" >> beam.FlatMap(read_titles),
+            "impulse": pipeline | "Impulse" >> beam.Create([None]),
+        }
+        _ = sources | "BuildShards" >> BuildShards(inputs, settings, plan)
+    return shard_stats(root)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inspection
+
+
+def load_manifest(out: str) -> Manifest:
+    path = f"{out.rstrip('/')}/{MANIFEST}"
+    if not FileSystems.exists(path):
+        raise UserError(f"no shards in {out}: run `mluke-data shards build` (or `mluke-data build`) first")
+    return Manifest.from_json(_read(path))
+
+
+def read_shard(out: str, relative: str) -> pa.Table:
+    return pa.ipc.open_file(pa.BufferReader(_read(f"{out.rstrip('/')}/{relative}"))).read_all()
+
+
+def shard_stats(out: str, langs: list[str] | None = None) -> dict[str, Any]:
+    manifest = load_manifest(out)
+    result: dict[str, Any] = {"languages": {}}
+    for lang in sorted({entry.lang for entry in manifest.shards}):
+        if langs and lang not in langs:
+            continue
+        tables = [read_shard(out, e.path) for e in manifest.shards if e.lang == lang]
+        table = pa.concat_tables(tables) if tables else None
+        if table is None or table.num_rows == 0:
+            result["languages"][lang] = {"examples": 0, "shards": len(tables)}
+            continue
+        lengths = pc.list_value_length(table.column("word_ids")).to_numpy()
+        mentions = pc.list_value_length(table.column("entity_ids")).to_numpy()
+        starts = pc.list_flatten(table.column("entity_starts")).to_numpy()
+        ends = pc.list_flatten(table.column("entity_ends")).to_numpy()
+        histogram, edges = np.histogram(lengths, bins=[0, 32, 64, 128, 256, 384, 512, 1 << 30])
+        result["languages"][lang] = {
+            "shards": len(tables),
+            "examples": int(table.num_rows),
+            "tokens": int(lengths.sum()),
+            "mentions": int(mentions.sum()),
+            "mentions_per_example": round(float(mentions.mean()), 3),
+            "entity_token_share": round(float((ends - starts).sum() / max(lengths.sum(), 1)), 4),
+            "mean_length": round(float(lengths.mean()), 1),
+            "length_histogram": {
+                f"{int(lo)}-{int(hi) - 1 if hi < 1 << 30 else 'max'}": int(n)
+                for lo, hi, n in zip(edges[:-1], edges[1:], histogram, strict=True)
+            },
+        }
+    return result
+
+
+def print_stats(stats: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="shards")
+    for column in ("lang", "shards", "examples", "tokens", "mentions", "mentions/ex", "entity tokens", "mean len"):
+        table.add_column(column, justify="left" if column == "lang" else "right")
+    for lang, row in stats["languages"].items():
+        table.add_row(
+            lang,
+            str(row.get("shards", 0)),
+            f"{row.get('examples', 0):,}",
+            f"{row.get('tokens', 0):,}",
+            f"{row.get('mentions', 0):,}",
+            str(row.get("mentions_per_example", "-")),
+            f"{100 * row.get('entity_token_share', 0):.1f}%",
+            str(row.get("mean_length", "-")),
+        )
+    Console().print(table)
+
+
+def plot_stats(stats: dict[str, Any], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    langs = list(stats["languages"])
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for lang in langs:
+        histogram = stats["languages"][lang].get("length_histogram", {})
+        left.plot(list(histogram), list(histogram.values()), marker="o", label=lang)
+    left.set_title("sequence length histogram")
+    left.set_xlabel("tokens")
+    left.set_ylabel("examples")
+    left.legend(fontsize=7, ncol=2)
+    right.bar(langs, [stats["languages"][lang].get("mentions_per_example", 0) for lang in langs])
+    right.set_title("entity mentions per example")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def entity_titles(out: str, lang: str) -> dict[int, str]:
+    """Entity id -> title in ``lang`` (or in any language, marked with its code)."""
+    path = f"{out.rstrip('/')}/{VOCAB_DIR}/{ENTITIES_PARQUET}"
+    titles: dict[int, str] = {}
+    for row in read_parquet_rows(path, columns=["id", "titles"]):
+        names = row["titles"]
+        own = [t["title"] for t in names if t["lang"] == lang]
+        titles[row["id"]] = own[0] if own else (f"{names[0]['lang']}:{names[0]['title']}" if names else "?")
+    return titles
+
+
+def render_example(row: dict[str, Any], tokenizer: Any, titles: dict[int, str]) -> str:
+    """The sequence as text with each entity span marked ``[[anchor|title]]``."""
+    words = row["word_ids"]
+
+    def decode(ids: list[int]) -> str:
+        # sentencepiece drops the leading space of a decoded run; keep it where a word starts.
+        text = tokenizer.decode(ids)
+        return (" " + text) if ids and tokenizer.is_word_start[ids[0]] else text
+
+    spans = sorted(zip(row["entity_starts"], row["entity_ends"], row["entity_ids"], strict=True))
+    pieces: list[str] = []
+    position = 1
+    for start, end, entity in spans:
+        pieces.append(decode(words[position:start]))
+        anchor = decode(words[start:end])
+        title = titles.get(entity, "[UNK]" if entity == 1 else str(entity))
+        space = " " if anchor.startswith(" ") else ""
+        pieces.append(f"{space}[[{anchor.strip()}|{title}]]")
+        position = end
+    pieces.append(decode(words[position : len(words) - 1]))
+    return "".join(pieces).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+@click.group("shards", help="Build and inspect the Arrow pretraining shards.")
+def shards_group() -> None:
+    pass
+
+
+@shards_group.command(
+    "build",
+    context_settings=BEAM_COMMAND_SETTINGS,
+    epilog=BEAM_EPILOG,
+    help="""Tokenize pages and write WORKDIR/shards/{lang}/*.arrow, metadata.json and manifest.json.
+
+\b
+Examples:
+  mluke-data shards build --out ./out
+  mluke-data shards build --out ./out --tokenizer xlmr/sentencepiece.bpe.model --num-shards 64
+""",
+)
+@click.option("--out", required=True, help="Work directory (local path or gs://...).")
+@click.option("--tokenizer", default=None, help="sentencepiece .model file or a directory with one.")
+@click.option("--langs", default=None, help="Comma-separated languages (default: all extracted).")
+@click.option("--max-seq-length", type=click.IntRange(min=8), default=512, show_default=True)
+@click.option("--max-entity-length", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--max-mention-length", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--min-sentence-length", type=click.IntRange(min=0), default=5, show_default=True)
+@click.option("--include-unk-entities", is_flag=True, help="Keep links outside the vocabulary as [UNK].")
+@click.option("--shard-rows", type=click.IntRange(min=1), default=20_000, show_default=True,
+              help="Target examples per shard (the shard count per language follows).")
+@click.option("--num-shards", type=click.IntRange(min=1), default=None,
+              help="Fixed shard count per language (e.g. ranks x loader workers).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the stats as JSON.")
+@beam_options
+def build_command(
+    out: str,
+    tokenizer: str | None,
+    langs: str | None,
+    max_seq_length: int,
+    max_entity_length: int,
+    max_mention_length: int,
+    min_sentence_length: int,
+    include_unk_entities: bool,
+    shard_rows: int,
+    num_shards: int | None,
+    as_json: bool,
+    beam_args: list[str],
+    workers: int | None,
+) -> None:
+    try:
+        lang_list = parse_language_list(langs) if langs else None
+    except ValueError as error:
+        raise UserError(f"--langs: {error}") from error
+    settings = ShardSettings(
+        max_seq_length=max_seq_length,
+        max_entity_length=max_entity_length,
+        max_mention_length=max_mention_length,
+        min_sentence_length=min_sentence_length,
+        include_unk_entities=include_unk_entities,
+    )
+    started = time.monotonic()
+    stats = run_shards(out, tokenizer, settings, ShardingPlan(num_shards, shard_rows), lang_list, beam_args, workers)
+    if as_json:
+        click.echo(json.dumps(stats, indent=1))
+    else:
+        print_stats(stats)
+        click.echo(f"shards written in {time.monotonic() - started:.1f} s")
+
+
+@shards_group.command("stats", help="Per-language examples, tokens, mentions and length histogram.")
+@click.argument("workdir")
+@click.option("--langs", default=None, help="Comma-separated languages.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--plot", "plot_path", default=None, help="Write a PNG with the distributions.")
+def stats_command(workdir: str, langs: str | None, as_json: bool, plot_path: str | None) -> None:
+    stats = shard_stats(workdir, parse_language_list(langs) if langs else None)
+    if as_json:
+        click.echo(json.dumps(stats, indent=1))
+    else:
+        print_stats(stats)
+    if plot_path:
+        plot_stats(stats, plot_path)
+        click.echo(f"plot written to {plot_path}", err=True)
+
+
+@shards_group.command("show", help="Decode examples back to text with entity spans marked [[anchor|title]].")
+@click.argument("workdir")
+@click.option("--lang", required=True, help="Language of the shards to show.")
+@click.option("-n", "count", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--tokenizer", default=None, help="sentencepiece model (default: WORKDIR/tokenizer).")
+def show_command(workdir: str, lang: str, count: int, tokenizer: str | None) -> None:
+    from transforms.tokenization import load_tokenizer
+
+    manifest = load_manifest(workdir)
+    entries = [entry for entry in manifest.shards if entry.lang == lang and entry.rows]
+    if not entries:
+        raise UserError(f"no examples for {lang!r}; languages: {sorted({e.lang for e in manifest.shards})}")
+    model = load_tokenizer(resolve_tokenizer_path(workdir, tokenizer))
+    titles = entity_titles(workdir, lang)
+    shown = 0
+    for entry in entries:
+        for row in read_shard(workdir, entry.path).to_pylist():
+            click.echo(f"--- {entry.path} page {row['page_id']} ({len(row['word_ids'])} tokens, "
+                       f"{len(row['entity_ids'])} entities)")  # fmt: skip
+            click.echo(render_example(row, model, titles))
+            shown += 1
+            if shown == count:
+                return
+
+
+@click.command("verify", help="Check shards against manifest.json and the data contract; non-zero exit on any problem.")
+@click.argument("workdir")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify_command(workdir: str, as_json: bool) -> None:
+    from transforms.verify import verify_report, verify_workdir
+
+    result = verify_workdir(workdir)
+    if as_json:
+        click.echo(verify_report(result))
+    elif result.ok:
+        click.echo(f"OK: {result.shards} shards, {result.rows:,} examples verified")
+    else:
+        for problem in result.problems:
+            click.echo(f"FAIL {problem}", err=True)
+    if not result.ok:
+        raise SystemExit(1)
+
