@@ -19,7 +19,7 @@ from typing import Any
 import click
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.options import BEAM_COMMAND_SETTINGS, BEAM_EPILOG, UserError, beam_options
+from pipeline.options import BEAM_COMMAND_SETTINGS, BEAM_EPILOG, UserError, beam_options, is_dry_run
 from schemas.pages import ERRORS_DIR, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
 from schemas.shards import MANIFEST, SHARDS_DIR, ShardSettings
 from schemas.vocab import VOCAB_DIR
@@ -95,7 +95,9 @@ def write_record(out: str, record: StageRecord) -> None:
 
 
 def fingerprint(stage: str, settings: dict[str, Any], inputs: list[list[str]]) -> str:
-    payload = json.dumps({"stage": stage, "settings": settings, "inputs": inputs}, sort_keys=True, default=str)
+    payload = json.dumps(
+        {"stage": stage, "settings": settings, "inputs": inputs}, sort_keys=True, default=str
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -140,17 +142,22 @@ def run_stage(
     force: bool,
     run: Callable[[], dict[str, Any]],
     extra_inputs: list[list[str]] | None = None,
+    dry_run: bool = False,
 ) -> StageResult:
     started = time.monotonic()
     print_ = fingerprint(stage, settings, tree_digest(out, input_folders) + (extra_inputs or []))
     if not force and is_fresh(out, stage, print_, output_folders):
         return StageResult(stage, "skipped", time.monotonic() - started)
     report = run()
+    if dry_run:
+        return StageResult(stage, "dry run", time.monotonic() - started, report or {})
     write_record(out, StageRecord(stage, print_, tree_digest(out, output_folders)))
     return StageResult(stage, "ran", time.monotonic() - started, report)
 
 
-def run_build(out: str, settings: BuildSettings, beam_args: list[str], workers: int | None) -> list[StageResult]:
+def run_build(
+    out: str, settings: BuildSettings, beam_args: list[str], workers: int | None
+) -> list[StageResult]:
     from pipeline.extract import DUMPS_DIR, find_mirror_inputs, run_extract
     from pipeline.shards import resolve_tokenizer_path, run_shards
     from pipeline.tokenizer import TrainSettings, train_tokenizer
@@ -160,6 +167,7 @@ def run_build(out: str, settings: BuildSettings, beam_args: list[str], workers: 
 
     results: list[StageResult] = []
     langs = settings.langs
+    dry_run = is_dry_run(beam_args)
     dumps = f"{out.rstrip('/')}/{DUMPS_DIR}"
     dump_date = settings.dump_date
 
@@ -194,7 +202,7 @@ def run_build(out: str, settings: BuildSettings, beam_args: list[str], workers: 
             out, "extract", {"extract": asdict(extract_settings), "langs": langs}, [],
             [PAGES_DIR, REDIRECTS_DIR, ERRORS_DIR], "extract" in settings.force,
             lambda: run_extract(out, inputs, extract_settings, 16 << 20, beam_args, workers),
-            extra_inputs=dump_digests,
+            extra_inputs=dump_digests, dry_run=dry_run,
         )
     )  # fmt: skip
 
@@ -207,7 +215,7 @@ def run_build(out: str, settings: BuildSettings, beam_args: list[str], workers: 
             lambda: run_vocab_build(out, langs=langs, interwiki=settings.interwiki,
                                     dump_date=dump_date if dump_date != "latest" else None,
                                     settings=vocab_settings, beam_args=beam_args, workers=workers),
-            extra_inputs=props,
+            extra_inputs=props, dry_run=dry_run,
         )
     )  # fmt: skip
 
@@ -219,7 +227,7 @@ def run_build(out: str, settings: BuildSettings, beam_args: list[str], workers: 
         results.append(
             run_stage(
                 out, "tokenizer", {"tokenizer": asdict(train), "langs": langs}, [PAGES_DIR], ["tokenizer"],
-                "tokenizer" in settings.force, lambda: train_tokenizer(out, langs, train),
+                "tokenizer" in settings.force, lambda: train_tokenizer(out, langs, train), dry_run=dry_run,
             )
         )  # fmt: skip
         tokenizer_path = resolve_tokenizer_path(out, None)
@@ -231,12 +239,15 @@ def run_build(out: str, settings: BuildSettings, beam_args: list[str], workers: 
             {"shards": asdict(settings.shard_settings), "plan": asdict(plan), "langs": langs},
             [PAGES_DIR, f"{VOCAB_DIR}"], [SHARDS_DIR], "shards" in settings.force,
             lambda: run_shards(out, tokenizer_path, settings.shard_settings, plan, langs, beam_args, workers),
-            extra_inputs=[["tokenizer", file_digest(tokenizer_path)]],
+            extra_inputs=[["tokenizer", file_digest(tokenizer_path)]], dry_run=dry_run,
         )
     )  # fmt: skip
 
     from transforms.verify import verify_workdir
 
+    if dry_run:
+        results.append(StageResult("verify", "dry run", 0.0))
+        return results
     started = time.monotonic()
     verified = verify_workdir(out)
     results.append(
@@ -314,14 +325,23 @@ Examples:
 )
 @click.option("--out", required=True, help="Work directory (local path or gs://...).")
 @click.option("--langs", default=None, help="Comma-separated languages (sample: default all ten).")
-@click.option("--source", type=click.Choice(["mirror", "sample"]), default="mirror", show_default=True,
-              help="Wikimedia dumps from --mirror, or the bundled offline sample.")
+@click.option(
+    "--source",
+    type=click.Choice(["mirror", "sample"]),
+    default="mirror",
+    show_default=True,
+    help="Wikimedia dumps from --mirror, or the bundled offline sample.",
+)
 @click.option("--dump-date", default=None, help="YYYYMMDD or 'latest' (mirror source).")
 @click.option("--mirror", default="https://dumps.wikimedia.org", show_default=True)
 @click.option("--tokenizer", default=None, help="sentencepiece model to use instead of training one.")
 @click.option("--tokenizer-vocab-size", type=click.IntRange(min=100), default=32000, show_default=True)
-@click.option("--interwiki", default="page-props", show_default=True,
-              help="page-props | wikidata-json=PATH | items-per-site=PATH")
+@click.option(
+    "--interwiki",
+    default="page-props",
+    show_default=True,
+    help="page-props | wikidata-json=PATH | items-per-site=PATH",
+)
 @click.option("--min-languages", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--vocab-size", type=click.IntRange(min=1), default=1_200_000, show_default=True)
 @click.option("--max-seq-length", type=click.IntRange(min=8), default=512, show_default=True)
@@ -330,8 +350,12 @@ Examples:
 @click.option("--min-sentence-length", type=click.IntRange(min=0), default=5, show_default=True)
 @click.option("--include-unk-entities", is_flag=True, help="Keep links outside the vocabulary as [UNK].")
 @click.option("--shard-rows", type=click.IntRange(min=1), default=20_000, show_default=True)
-@click.option("--num-shards", type=click.IntRange(min=1), default=None, help="Fixed shard count per language.")
-@click.option("--force", type=click.Choice(STAGES[1:5]), multiple=True, help="Run this stage even if it is done.")
+@click.option(
+    "--num-shards", type=click.IntRange(min=1), default=None, help="Fixed shard count per language."
+)
+@click.option(
+    "--force", type=click.Choice(STAGES[1:5]), multiple=True, help="Run this stage even if it is done."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @beam_options
 def build_command(

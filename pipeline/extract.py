@@ -17,6 +17,7 @@ from pipeline.options import (
     UserError,
     beam_options,
     create_pipeline,
+    is_dry_run,
     pipeline_options,
 )
 from schemas.dumps import DUMPSTATUS, index_name_for, is_articles_file, lang_of_wiki, wiki_name
@@ -179,7 +180,8 @@ def run_extract(
     """Plan, run the Beam pipeline and return the report."""
     items = plan_work_items(inputs, work_item_bytes)
     langs = sorted({item.lang for item in items})
-    clear_outputs(out, langs)
+    if not is_dry_run(beam_args):
+        clear_outputs(out, langs)
     options = pipeline_options(beam_args, workers=workers)
     with create_pipeline(options) as pipeline:
         (

@@ -18,7 +18,13 @@ from typing import Any
 
 import apache_beam as beam
 import click
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import (
+    DebugOptions,
+    DirectOptions,
+    PipelineOptions,
+    StandardOptions,
+    TestOptions,
+)
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.transforms import environments
 
@@ -88,6 +94,24 @@ def pipeline_options(beam_args: Sequence[str], workers: int | None = None) -> Pi
     return options
 
 
+class _Pipeline(beam.Pipeline):
+    """A Pipeline that, on a Dataflow ``--dry_run``, writes the translated job to
+    ``--dataflow_job_file`` (Beam skips that file when it submits nothing), so the job a stage
+    would launch can be inspected offline."""
+
+    def run(self, test_runner_api: Any = "AUTO") -> Any:
+        result = super().run(test_runner_api)
+        job = getattr(result, "job", None)
+        job_file = self._options.view_as(DebugOptions).dataflow_job_file
+        if job is not None and job_file and self._options.view_as(TestOptions).dry_run:
+            from apache_beam.io.filesystems import FileSystems
+            from google.protobuf import json_format
+
+            with FileSystems.create(job_file) as handle:
+                handle.write(json_format.MessageToJson(job.proto_pipeline).encode())
+        return result
+
+
 def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     """A Pipeline; local multi-process runs use our quiet worker entry point (pipeline.beam_worker)."""
     direct = options.view_as(DirectOptions)
@@ -99,8 +123,14 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
         # "in_memory" keeps FnApiRunner from replacing our environment; the worker count stays.
         direct.direct_running_mode = "in_memory"
         logging.getLogger("apache_beam.runners.portability.fn_api_runner.fn_runner").setLevel(logging.ERROR)
-        return beam.Pipeline(runner=FnApiRunner(default_environment=environment), options=options)
-    return beam.Pipeline(options=options)
+        return _Pipeline(runner=FnApiRunner(default_environment=environment), options=options)
+    return _Pipeline(options=options)
+
+
+def is_dry_run(beam_args: Sequence[str]) -> bool:
+    """True for ``--dry_run`` (DataflowRunner: build and translate the job, submit nothing)."""
+    options = PipelineOptions(list(beam_args))
+    return bool(options.get_all_options(retain_unknown_options=True).get("dry_run"))
 
 
 def is_local_runner(options: PipelineOptions) -> bool:

@@ -20,6 +20,7 @@ from pipeline.options import (
     UserError,
     beam_options,
     create_pipeline,
+    is_dry_run,
     pipeline_options,
 )
 from schemas.pages import PAGES_DIR
@@ -107,7 +108,7 @@ def run_shards(
         word_vocab_size=tokenizer_model.vocab_size,
     )
     stale = _files(f"{root}/{SHARDS_DIR}/**")
-    if stale:
+    if stale and not is_dry_run(beam_args):
         FileSystems.delete(stale)
     options = pipeline_options(beam_args, workers=workers)
     with create_pipeline(options) as pipeline:
@@ -174,7 +175,16 @@ def print_stats(stats: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title="shards")
-    for column in ("lang", "shards", "examples", "tokens", "mentions", "mentions/ex", "entity tokens", "mean len"):
+    for column in (
+        "lang",
+        "shards",
+        "examples",
+        "tokens",
+        "mentions",
+        "mentions/ex",
+        "entity tokens",
+        "mean len",
+    ):
         table.add_column(column, justify="left" if column == "lang" else "right")
     for lang, row in stats["languages"].items():
         table.add_row(
@@ -274,8 +284,13 @@ Examples:
 @click.option("--max-mention-length", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option("--min-sentence-length", type=click.IntRange(min=0), default=5, show_default=True)
 @click.option("--include-unk-entities", is_flag=True, help="Keep links outside the vocabulary as [UNK].")
-@click.option("--shard-rows", type=click.IntRange(min=1), default=20_000, show_default=True,
-              help="Target examples per shard (the shard count per language follows).")
+@click.option(
+    "--shard-rows",
+    type=click.IntRange(min=1),
+    default=20_000,
+    show_default=True,
+    help="Target examples per shard (the shard count per language follows).",
+)
 @click.option("--num-shards", type=click.IntRange(min=1), default=None,
               help="Fixed shard count per language (e.g. ranks x loader workers).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the stats as JSON.")
@@ -307,7 +322,9 @@ def build_command(
         include_unk_entities=include_unk_entities,
     )
     started = time.monotonic()
-    stats = run_shards(out, tokenizer, settings, ShardingPlan(num_shards, shard_rows), lang_list, beam_args, workers)
+    stats = run_shards(
+        out, tokenizer, settings, ShardingPlan(num_shards, shard_rows), lang_list, beam_args, workers
+    )
     if as_json:
         click.echo(json.dumps(stats, indent=1))
     else:
@@ -356,7 +373,9 @@ def show_command(workdir: str, lang: str, count: int, tokenizer: str | None) -> 
                 return
 
 
-@click.command("verify", help="Check shards against manifest.json and the data contract; non-zero exit on any problem.")
+@click.command(
+    "verify", help="Check shards against manifest.json and the data contract; non-zero exit on any problem."
+)
 @click.argument("workdir")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify_command(workdir: str, as_json: bool) -> None:
@@ -372,4 +391,3 @@ def verify_command(workdir: str, as_json: bool) -> None:
             click.echo(f"FAIL {problem}", err=True)
     if not result.ok:
         raise SystemExit(1)
-

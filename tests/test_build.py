@@ -1,0 +1,159 @@
+"""`mluke-data build` on the bundled sample: shards, determinism, skipping, verification, loading."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+from schemas.shards import SHARD_SCHEMA, Manifest, ShardMetadata
+from schemas.tokens import BOS_ID, EOS_ID
+
+BUILD = ["build", "--source", "sample", "--tokenizer-vocab-size", "2000", "--shard-rows", "100", "--json"]
+
+
+def invoke(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, args)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("build")
+    code, output = invoke([*BUILD, "--out", str(root), "--workers", "2"])
+    assert code == 0, output
+    return root
+
+
+def shard_bytes(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "shards").rglob("*")) if p.is_file()
+    }
+
+
+def test_summary_and_stage_records(built):
+    code, output = invoke([*BUILD, "--out", str(built), "--workers", "2"])
+    assert code == 0, output
+    summary = json.loads(output)
+    assert {row["stage"]: row["status"] for row in summary["stages"]} == {
+        "fetch": "sample",
+        "extract": "skipped",
+        "vocab": "skipped",
+        "tokenizer": "skipped",
+        "shards": "skipped",
+        "verify": "ok",
+    }
+    assert set(summary["languages"]) == {"ar", "de", "en", "es", "fr", "hi", "ja", "ru", "th", "zh"}
+    for row in summary["languages"].values():
+        assert row["pages"] > 0 and row["examples"] > 0 and row["mentions"] > 0
+
+
+def test_shards_follow_the_contract(built):
+    manifest = Manifest.from_json((built / "manifest.json").read_text())
+    assert len({entry.lang for entry in manifest.shards}) == 10
+    en = [entry for entry in manifest.shards if entry.lang == "en"]
+    assert len(en) > 1 and all(entry.path.startswith("shards/en/en-") for entry in en)
+    metadata = ShardMetadata.from_json((built / "shards" / "ja" / "metadata.json").read_text())
+    assert metadata.settings.max_seq_length == 512 and metadata.examples > 0
+    table = pa.ipc.open_file(str(built / "shards" / "ja" / "ja-00000-of-00001.arrow")).read_all()
+    assert table.schema.equals(SHARD_SCHEMA)
+    for row in table.to_pylist():
+        assert row["word_ids"][0] == BOS_ID and row["word_ids"][-1] == EOS_ID
+        assert len(row["word_ids"]) <= 512 and 0 < len(row["entity_ids"]) <= 128
+        for start, end in zip(row["entity_starts"], row["entity_ends"], strict=True):
+            assert 1 <= start < end <= len(row["word_ids"]) - 1
+
+
+def test_loadable_without_our_code(built, tmp_path):
+    files = sorted(str(p) for p in (built / "shards" / "en").glob("*.arrow"))
+    dataset = ds.dataset(files, format="arrow")
+    assert dataset.count_rows() == sum(
+        e.rows for e in Manifest.from_json((built / "manifest.json").read_text()).shards if e.lang == "en"
+    )
+    datasets = pytest.importorskip("datasets")
+    loaded = datasets.load_dataset("arrow", data_files=files, split="train", cache_dir=str(tmp_path / "hf"))
+    assert len(loaded) == dataset.count_rows()
+    assert loaded[0]["word_ids"][0] == BOS_ID
+
+
+def test_deterministic_and_one_worker_equals_two(built, tmp_path):
+    code, output = invoke([*BUILD, "--out", str(tmp_path), "--workers", "1"])
+    assert code == 0, output
+    assert shard_bytes(tmp_path) == shard_bytes(built)
+    assert (tmp_path / "vocab" / "entity_vocab.jsonl").read_bytes() == (
+        built / "vocab" / "entity_vocab.jsonl"
+    ).read_bytes()
+
+
+def test_changed_settings_rerun_only_downstream_stages(built, tmp_path):
+    work = tmp_path / "copy"
+    shutil.copytree(built, work)
+    code, output = invoke([*BUILD, "--out", str(work), "--max-mention-length", "3", "--workers", "1"])
+    assert code == 0, output
+    statuses = {row["stage"]: row["status"] for row in json.loads(output)["stages"]}
+    assert statuses["extract"] == statuses["vocab"] == statuses["tokenizer"] == "skipped"
+    assert statuses["shards"] == "ran"
+    code, output = invoke(
+        [*BUILD, "--out", str(work), "--max-mention-length", "3", "--force", "vocab", "--workers", "1"]
+    )
+    statuses = {row["stage"]: row["status"] for row in json.loads(output)["stages"]}
+    # vocab re-ran into byte-identical files, so the shards stage stays done.
+    assert statuses["vocab"] == "ran" and statuses["shards"] == "skipped"
+
+
+def test_verify_catches_a_corrupted_shard(built, tmp_path):
+    work = tmp_path / "copy"
+    shutil.copytree(built, work)
+    code, output = invoke(["verify", str(work)])
+    assert code == 0 and output.startswith("OK:")
+    shard = work / "shards" / "de" / "de-00000-of-00001.arrow"
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    result = CliRunner().invoke(cli, ["verify", str(work)])
+    assert result.exit_code == 1
+    assert "shards/de/de-00000-of-00001.arrow: sha256" in result.output
+
+
+def test_verify_checks_content_rules(built, tmp_path):
+    work = tmp_path / "copy"
+    shutil.copytree(built, work)
+    metadata_path = work / "shards" / "th" / "metadata.json"
+    metadata = json.loads(metadata_path.read_text())
+    metadata["settings"]["max_mention_length"] = 1
+    metadata_path.write_text(json.dumps(metadata))
+    result = CliRunner().invoke(cli, ["verify", str(work), "--json"])
+    assert result.exit_code == 1
+    problems = json.loads(result.output)["problems"]
+    assert any("max_mention_length 1" in problem for problem in problems)
+
+
+def test_stats_and_show(built, tmp_path):
+    code, output = invoke(["shards", "stats", str(built), "--json", "--plot", str(tmp_path / "shards.png")])
+    assert code == 0, output
+    stats = json.loads(output.split("\nplot written", 1)[0])["languages"]
+    assert stats["en"]["examples"] > stats["ja"]["examples"] > 0
+    assert 0 < stats["th"]["entity_token_share"] < 1
+    assert (tmp_path / "shards.png").stat().st_size > 10_000
+    code, output = invoke(["shards", "show", str(built), "--lang", "de", "-n", "2"])
+    assert code == 0 and output.count("--- shards/de/") == 2 and "[[" in output
+
+
+def test_user_errors(tmp_path):
+    for args, message in [
+        (["shards", "build", "--out", str(tmp_path)], "run `mluke-data vocab build` first"),
+        (["shards", "stats", str(tmp_path)], "run `mluke-data shards build`"),
+        (["build", "--out", str(tmp_path)], "needs --langs and --dump-date"),
+        (["build", "--source", "sample", "--langs", "sw", "--out", str(tmp_path)], "the sample has no 'sw'"),
+    ]:
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output
