@@ -31,15 +31,26 @@ command -v "$python" >/dev/null || python=python3
 "$python" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' || {
   echo "Python >= 3.11 is required ($python is $("$python" --version))" >&2; exit 1; }
 
+# pip's output goes to a log that is shown only when pip fails.
+log=$(mktemp)
+pip_install() {
+  if ! .venv/bin/python -m pip install -q "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup failed: pip install $*" >&2
+    exit 1
+  fi
+}
+
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+pip_install --upgrade pip
 if [[ "$extras" == *train* ]]; then
   # The CPU build; an unpinned torch would pull several GB of CUDA libraries.
-  .venv/bin/python -m pip install -q "torch==2.13.0" 2>&1 | grep -v '^WARNING: Location' || true
+  pip_install "torch==2.13.0"
 fi
 spec="."
 [ -n "$extras" ] && spec=".[$extras]"
-.venv/bin/python -m pip install -q -e "$spec" 2>&1 | grep -v -e '^WARNING: Location' -e '^ *$' -e '!!' || true
+pip_install -e "$spec"
+rm -f "$log"
 .venv/bin/python -c 'import apache_beam, icu, mwparserfromhell, sentencepiece, pyarrow' \
   || { echo "setup failed: a core dependency does not import" >&2; exit 1; }
 echo "ready: .venv/bin/mluke-data" >&2

@@ -157,3 +157,30 @@ def test_user_errors(tmp_path):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output
+
+
+@pytest.mark.train
+def test_pretrain_and_export_on_the_built_shards(built, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from training.cli import main as train_cli
+
+    run_dir = tmp_path / "run"
+    args = ["pretrain", "--data", str(built / "shards"), "--preset", "tiny", "--max-steps", "3",
+            "--batch-size", "8", "--num-workers", "0", "--output", str(run_dir), "--no-progress"]  # fmt: skip
+    result = CliRunner().invoke(train_cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert metrics and all(row["loss"] == row["loss"] for row in metrics)  # logged, finite
+    result = CliRunner().invoke(
+        train_cli, ["export", str(run_dir), str(tmp_path / "hf")], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    model = transformers.LukeForMaskedLM.from_pretrained(str(tmp_path / "hf"))
+    vocab = json.loads((tmp_path / "hf" / "entity_vocab.json").read_text())
+    assert model.config.entity_vocab_size == max(vocab.values()) + 1
+    ours = {
+        json.loads(line)["id"]: json.loads(line) for line in (built / "vocab" / "entity_vocab.jsonl").open()
+    }
+    entity = next(e for e in ours.values() if e["id"] >= 4 and len(e["entities"]) >= 3)
+    (title_a, lang_a), (title_b, lang_b) = entity["entities"][:2]
+    assert vocab[f"{lang_a}:{title_a}"] == vocab[f"{lang_b}:{title_b}"] == entity["id"]
