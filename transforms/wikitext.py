@@ -16,30 +16,31 @@ The rules, in short (docs/extract.md has the full list):
   whitespace runs collapse to one space and empty parentheses left behind by removed markup go.
 
 Offsets are Python string indices into the final paragraph text.
+
+How: markup the rules drop anyway is cut before parsing (``pre_strip``), then a walk over
+mwparserfromhell's flat token stream applies the rules (``_TokenWalker``). It builds no node tree:
+turning tokens into nodes costs several times what the C tokenizer does.
 """
 
 from __future__ import annotations
 
 import bisect
+import gc
 import html
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
+from html.entities import name2codepoint
 
-import mwparserfromhell
-from mwparserfromhell.nodes import (
-    Argument,
-    Comment,
-    ExternalLink,
-    Heading,
-    HTMLEntity,
-    Node,
-    Tag,
-    Template,
-    Text,
-    Wikilink,
-)
-from mwparserfromhell.wikicode import Wikicode
+from mwparserfromhell.parser import tokens as _tokens
+from mwparserfromhell.parser.builder import Builder
+from mwparserfromhell.parser.errors import ParserError
+
+try:
+    from mwparserfromhell.parser._tokenizer import CTokenizer as _Tokenizer
+except ImportError:  # the library's pure-Python tokenizer: slower, same tokens
+    from mwparserfromhell.parser.tokenizer import Tokenizer as _Tokenizer
 
 from transforms.languages import DISAMBIGUATION_TEMPLATES, link_trail_pattern
 from transforms.titles import SiteInfo, parse_link_target, upper_first
@@ -109,6 +110,7 @@ _ANY_WHITESPACE = re.compile(r"[^\S ]+")
 _SPACE_RUNS = re.compile(r"  +")
 # Parentheses left with nothing but spaces and separators once markup inside them is removed.
 _EMPTY_PARENS = re.compile(r"\s*[(（][\s,;:、，；]*[)）]")
+_PIPE_TRICK = re.compile(r"\s*\([^)]*\)\s*$")
 _CONVERSION = re.compile(r"-\{(.*?)\}-", re.DOTALL)
 _CONVERSION_VARIANT = re.compile(r"^\s*([a-z]{2,3}(?:-[a-z]{2,4})?)\s*:(.*)$", re.DOTALL)
 _VARIANT_PREFERENCE = ("zh-hans", "zh-cn", "zh-sg", "zh-my", "zh", "zh-hant", "zh-tw", "zh-hk", "zh-mo")
@@ -149,29 +151,44 @@ def resolve_language_conversion(text: str) -> str:
     return _CONVERSION.sub(choose, text)
 
 
-def _template_name(template: Template) -> str:
-    name = str(template.name).strip().replace("_", " ")
+def _template_name(raw: str) -> str:
+    name = raw.strip().replace("_", " ")
     name = _WHITESPACE_RUN.sub(" ", name.split("<!--", 1)[0]).strip()
     if ":" in name and name.lower().startswith(("template:", "vorlage:", "modèle:")):
         name = name.split(":", 1)[1].strip()
     return upper_first(name)
 
 
-def _positional(template: Template) -> list[Wikicode]:
-    return [p.value for p in template.params if not p.showkey]
+# Inline templates that carry sentence text (their rendering is _kept_template_parts).
+_KEPT_TEMPLATES = frozenset(
+    """
+    lang lang2 langx nihongo nowrap nobr small smaller big larger resize ruby transl
+    transliteration convert cvt abbr
+    """.split()
+)
+_Span = tuple[int, int]  # a node list as token indices [start, end)
 
 
-def _render_kept_template(template: Template, name: str) -> list[Wikicode | str] | None:
-    """Parts of an inline template that carry sentence text, or None to drop the template."""
+def _may_keep_template(name: str) -> bool:
     lowered = name.lower()
-    args = _positional(template)
+    return lowered in _KEPT_TEMPLATES or lowered.startswith("lang-")
+
+
+def _kept_template_parts(
+    name: str, args: list[_Span], source: Callable[[_Span], str]
+) -> list[_Span | str] | None:
+    """Parts of an inline template that carry sentence text, or None to drop the template.
+
+    ``args`` are the positional parameter values; ``source`` gives the wikitext of one.
+    """
+    lowered = name.lower()
     if lowered in ("lang", "lang2", "langx") and len(args) >= 2:
         return [args[1]]
     if lowered.startswith("lang-") and args:
         return [args[0]]
     if lowered == "nihongo" and args:
-        parts: list[Wikicode | str] = [args[0]]
-        extra = [a for a in args[1:3] if str(a).strip()]
+        parts: list[_Span | str] = [args[0]]
+        extra = [a for a in args[1:3] if source(a).strip()]
         if extra:
             parts.append(" (")
             for i, value in enumerate(extra):
@@ -194,26 +211,39 @@ def _render_kept_template(template: Template, name: str) -> list[Wikicode | str]
     return None
 
 
+@cache
+def _link_trail(lang: str) -> re.Pattern[str] | None:
+    return link_trail_pattern(lang)
+
+
+@cache
+def _disambiguation_templates(lang: str) -> frozenset[str]:
+    names = DISAMBIGUATION_TEMPLATES.get(lang, ()) + DISAMBIGUATION_TEMPLATES["en"]
+    return frozenset(name.casefold() for name in names)
+
+
 class _ParagraphBuilder:
     """Accumulates text pieces and link spans, split into paragraphs."""
+
+    __slots__ = ("after_list_item", "is_lead", "length", "links", "paragraphs", "pending_newlines", "pieces")
 
     def __init__(self) -> None:
         self.paragraphs: list[Paragraph] = []
         self.pieces: list[str] = []
         self.length = 0
-        self.links: list[Link] = []
+        self.links: list[tuple[int, int, str]] = []
         self.is_lead = True
         self.pending_newlines = 0
         self.after_list_item = False
 
     def _flush(self) -> None:
         if self.pieces:
-            paragraph = finalize_paragraph("".join(self.pieces), self.links, self.is_lead)
+            paragraph = _finalize("".join(self.pieces), self.links, self.is_lead)
             if paragraph is not None:
                 self.paragraphs.append(paragraph)
-        self.pieces = []
-        self.length = 0
-        self.links = []
+            self.pieces = []
+            self.length = 0
+            self.links = []  # links only ever span text, so none are left when pieces are empty
 
     def paragraph_break(self) -> None:
         self._flush()
@@ -232,30 +262,28 @@ class _ParagraphBuilder:
         self.pending_newlines += 1
 
     def _settle_newlines(self) -> None:
-        if self.pending_newlines:
-            if self.pending_newlines >= 2 or self.after_list_item:
-                self.paragraph_break()
-            else:
-                self.pending_newlines = 0
-                self._append(" ")
-
-    def _append(self, text: str) -> None:
-        self.pieces.append(text)
-        self.length += len(text)
+        if self.pending_newlines >= 2 or self.after_list_item:
+            self.paragraph_break()
+        else:
+            self.pending_newlines = 0
+            self.pieces.append(" ")
+            self.length += 1
 
     def text(self, text: str) -> None:
-        if not text:
-            return
-        self._settle_newlines()
-        self._append(text)
+        if text:
+            if self.pending_newlines:
+                self._settle_newlines()
+            self.pieces.append(text)
+            self.length += len(text)
 
     def start_link(self) -> int:
-        self._settle_newlines()
+        if self.pending_newlines:
+            self._settle_newlines()
         return self.length
 
     def end_link(self, start: int, target: str) -> None:
         if self.length > start:
-            self.links.append(Link(start, self.length, target))
+            self.links.append((start, self.length, target))
 
     def finish(self) -> tuple[Paragraph, ...]:
         self._flush()
@@ -270,21 +298,59 @@ def _deleted_before(position: int, starts: list[int], ends: list[int], cumulativ
     return cumulative[i] + min(ends[i], position) - starts[i]
 
 
+def _spaces(match: re.Match[str]) -> str:
+    return " " * len(match.group(0))
+
+
 def finalize_paragraph(raw: str, links: Iterable[Link], is_lead: bool) -> Paragraph | None:
     """Collapse whitespace, drop empty parentheses and strip, keeping link offsets exact."""
-    links = list(links)
-    # Same length as raw: every whitespace character becomes a plain space.
-    text = _ANY_WHITESPACE.sub(lambda m: " " * len(m.group(0)), raw)
-    deletions: list[tuple[int, int]] = [(m.start() + 1, m.end()) for m in _SPACE_RUNS.finditer(text)]
-    spans = [(link.start, link.end) for link in links]
-    for match in _EMPTY_PARENS.finditer(text):
-        # Never cut into a link's anchor.
-        if not any(start < match.end() and match.start() < end for start, end in spans):
-            deletions.append((match.start(), match.end()))
-    if text[:1] == " ":
-        deletions.append((0, 1))
-    if text[-1:] == " ":
-        deletions.append((len(text) - 1, len(text)))
+    return _finalize(raw, [(link.start, link.end, link.target) for link in links], is_lead)
+
+
+def _finalize(raw: str, links: list[tuple[int, int, str]], is_lead: bool) -> Paragraph | None:
+    # Same length as raw: every whitespace character becomes a plain space (all of them but the
+    # space are unprintable, so printable text, the common case, has none).
+    text = raw if raw.isprintable() else _ANY_WHITESPACE.sub(_spaces, raw)
+    deletions: list[tuple[int, int]] = []
+    if "  " in text:
+        deletions = [(m.start() + 1, m.end()) for m in _SPACE_RUNS.finditer(text)]
+    if "(" in text or "（" in text:
+        for match in _EMPTY_PARENS.finditer(text):
+            # Never cut into a link's anchor.
+            if not any(start < match.end() and match.start() < end for start, end, _ in links):
+                deletions.append((match.start(), match.end()))
+    lead, trail = text[:1] == " ", text[-1:] == " "
+    if deletions:
+        if lead:
+            deletions.append((0, 1))
+        if trail:
+            deletions.append((len(text) - 1, len(text)))
+        out, moved = _cut(text, deletions, links)
+    elif lead:  # the common cut, a space at either end only (list items start with one)
+        out = text[1 : len(text) - trail]
+        moved = [(start - 1, end - 1, target) for start, end, target in links]
+    else:
+        out = text[: len(text) - trail]
+        moved = links
+    if not out:
+        return None
+    length = len(out)
+    new_links: list[Link] = []
+    for start, end, target in moved:
+        start, end = min(max(start, 0), length), min(max(end, 0), length)
+        while start < end and out[start] == " ":
+            start += 1
+        while end > start and out[end - 1] == " ":
+            end -= 1
+        if end > start:
+            new_links.append(Link(start, end, target))
+    return Paragraph(out, is_lead, tuple(new_links))
+
+
+def _cut(
+    text: str, deletions: list[tuple[int, int]], links: list[tuple[int, int, str]]
+) -> tuple[str, list[tuple[int, int, str]]]:
+    """Delete the intervals and strip; link offsets move with the text (not yet clamped)."""
     merged: list[list[int]] = []
     for start, end in sorted(deletions):
         if merged and start <= merged[-1][1]:
@@ -304,169 +370,439 @@ def finalize_paragraph(raw: str, links: Iterable[Link], is_lead: bool) -> Paragr
     pieces.append(text[previous:])
     joined = "".join(pieces)
     out = joined.strip(" ")
-    if not out:
-        return None
     shift = len(joined) - len(joined.lstrip(" "))
-    new_links: list[Link] = []
-    for link in links:
-        start = link.start - _deleted_before(link.start, starts, ends, cumulative) - shift
-        end = link.end - _deleted_before(link.end, starts, ends, cumulative) - shift
-        start, end = min(max(start, 0), len(out)), min(max(end, 0), len(out))
-        while start < end and out[start] == " ":
-            start += 1
-        while end > start and out[end - 1] == " ":
-            end -= 1
-        if end > start:
-            new_links.append(Link(start, end, link.target))
-    return Paragraph(out, is_lead, tuple(new_links))
+    moved = [
+        (
+            start - _deleted_before(start, starts, ends, cumulative) - shift,
+            end - _deleted_before(end, starts, ends, cumulative) - shift,
+            target,
+        )
+        for start, end, target in links
+    ]
+    return out, moved
 
 
-class _Extractor:
-    def __init__(self, site: SiteInfo) -> None:
+class _End(_tokens.Token):
+    """Sentinel after the last token: ends every node list, so lookahead never runs off the end."""
+
+
+_END = _End()
+_Text = _tokens.Text
+_WikilinkOpen = _tokens.WikilinkOpen
+_WikilinkSeparator = _tokens.WikilinkSeparator
+_WikilinkClose = _tokens.WikilinkClose
+_TemplateOpen = _tokens.TemplateOpen
+_TemplateParamSeparator = _tokens.TemplateParamSeparator
+_TemplateParamEquals = _tokens.TemplateParamEquals
+_TemplateClose = _tokens.TemplateClose
+_ExternalLinkOpen = _tokens.ExternalLinkOpen
+_ExternalLinkSeparator = _tokens.ExternalLinkSeparator
+_ExternalLinkClose = _tokens.ExternalLinkClose
+_HTMLEntityStart = _tokens.HTMLEntityStart
+_HTMLEntityHex = _tokens.HTMLEntityHex
+_HeadingStart = _tokens.HeadingStart
+_TagOpenOpen = _tokens.TagOpenOpen
+_TagCloseOpen = _tokens.TagCloseOpen
+_TagCloseSelfclose = _tokens.TagCloseSelfclose
+_TagOpenClose = _tokens.TagOpenClose
+_TagCloseClose = _tokens.TagCloseClose
+# Tokens that open a node, and those that close one: the stream nests them properly.
+_NESTING: dict[type, int] = {
+    _TemplateOpen: 1,
+    _tokens.ArgumentOpen: 1,
+    _WikilinkOpen: 1,
+    _ExternalLinkOpen: 1,
+    _HTMLEntityStart: 1,
+    _HeadingStart: 1,
+    _tokens.CommentStart: 1,
+    _TagOpenOpen: 1,
+    _TemplateClose: -1,
+    _tokens.ArgumentClose: -1,
+    _WikilinkClose: -1,
+    _ExternalLinkClose: -1,
+    _tokens.HTMLEntityEnd: -1,
+    _tokens.HeadingEnd: -1,
+    _tokens.CommentEnd: -1,
+    _TagCloseSelfclose: -1,
+    _TagCloseClose: -1,
+}
+_OPENERS = frozenset(kind for kind, step in _NESTING.items() if step > 0)
+_LINK_PARTS = frozenset({_WikilinkSeparator, _WikilinkClose})
+_TEMPLATE_PARTS = frozenset({_TemplateParamSeparator, _TemplateClose})
+_TAG_NAME_ENDS = frozenset({_tokens.TagAttrStart, _TagCloseOpen, _TagCloseSelfclose})
+# What a wikilink does: files the page in a category, vanishes, or shows its text, with a span when
+# it links an article.
+_CATEGORY, _DROP, _TEXT, _ARTICLE = range(4)
+
+
+class _TokenWalker:
+    """Walks the tokenizer's flat token stream with the rules, building no node objects.
+
+    A node list is a run of tokens up to the first token that neither is text nor opens a node
+    (a separator or close token of the enclosing node, or the end sentinel). Node walks return the
+    index just past their node; list walks return the index of the token that ended the list.
+    """
+
+    def __init__(self, tokens: list[_tokens.Token], site: SiteInfo) -> None:
+        tokens.append(_END)
+        self.toks = tokens
         self.site = site
-        self.trail = link_trail_pattern(site.lang)
+        self.trail = _link_trail(site.lang)
+        self.disambiguation_templates = _disambiguation_templates(site.lang)
         self.categories: list[str] = []
         self.is_disambiguation = False
-        disambiguation = DISAMBIGUATION_TEMPLATES.get(site.lang, ()) + DISAMBIGUATION_TEMPLATES["en"]
-        self.disambiguation_templates = frozenset(name.casefold() for name in disambiguation)
+        self.actions: dict[str, tuple[int, str]] = {}
 
-    def _text(self, out: Callable[[str], None], value: str, builder: _ParagraphBuilder | None) -> None:
+    # Structure: skipping, scanning and source text of token ranges.
+
+    def _skip(self, i: int) -> int:
+        """Index just past the node opened at ``i``."""
+        toks = self.toks
+        nesting = _NESTING
+        depth = 0
+        for j in range(i, len(toks)):
+            step = nesting.get(type(toks[j]), 0)
+            if step:
+                depth += step
+                if depth == 0:
+                    return j + 1
+        raise ParserError("unclosed node in the token stream")
+
+    def _scan(self, i: int) -> int:
+        """Index of the token that ends the node list starting at ``i``."""
+        toks = self.toks
+        while True:
+            kind = type(toks[i])
+            if kind is _Text:
+                i += 1
+            elif kind in _OPENERS:
+                i = self._skip(i)
+            else:
+                return i
+
+    def _expect(self, i: int, kind: type) -> None:
+        if type(self.toks[i]) is not kind:
+            raise ParserError(f"expected {kind.__name__}, got {type(self.toks[i]).__name__}")
+
+    @staticmethod
+    def _expect_end(end: int, expected: int) -> None:
+        if end != expected:
+            raise ParserError("a node list ended early in the token stream")
+
+    def _source(self, start: int, end: int) -> str:
+        """The wikitext of the node list ``[start, end)``, as the parser's nodes would print it."""
+        toks = self.toks
+        parts: list[str] = []
+        i = start
+        while i < end:
+            tok = toks[i]
+            kind = type(tok)
+            if kind is _Text:
+                parts.append(tok["text"])
+                i += 1
+            elif kind is _HTMLEntityStart:
+                prefix, value, i = self._entity_at(i)
+                parts.append(f"&{prefix}{value};")
+            else:  # rare: let the library print whatever else is there
+                return str(Builder().build(toks[start:end]))
+        return "".join(parts)
+
+    def _entity_at(self, i: int) -> tuple[str, str, int]:
+        """The entity at ``i`` as (``""``, ``"#"`` or ``"#x"``, its value, the index past it)."""
+        toks = self.toks
+        end = self._skip(i)
+        size = end - i  # & name ; or & # number ; or & # x hex ;
+        value = toks[end - 2]
+        if (
+            type(value) is not _Text
+            or not 3 <= size <= 5
+            or (size == 5 and type(toks[i + 2]) is not _HTMLEntityHex)
+        ):
+            raise ParserError("malformed HTML entity in the token stream")
+        prefix = "" if size == 3 else "#" if size == 4 else "#" + toks[i + 2]["char"]
+        return prefix, value["text"], end
+
+    def _entity(self, i: int) -> tuple[str, int]:
+        """The character of the entity at ``i`` and the index past it."""
+        prefix, value, end = self._entity_at(i)
+        if not prefix:
+            return chr(name2codepoint[value]), end
+        return chr(int(value) if prefix == "#" else int(value, 16)), end
+
+    def _tag_head(self, i: int) -> tuple[str, int]:
+        """Name of the tag opened at ``i`` and the index of its TagCloseOpen/TagCloseSelfclose."""
+        toks = self.toks
+        j = i + 1
+        tok = toks[j]
+        if type(tok) is _Text and type(toks[j + 1]) in _TAG_NAME_ENDS:
+            name = tok["text"]
+            j += 1
+        else:
+            j = self._scan(j)
+            name = self._source(i + 1, j)
+        while True:  # attributes: nothing of them is text of the article
+            kind = type(toks[j])
+            if kind is _TagCloseOpen or kind is _TagCloseSelfclose:
+                return name, j
+            if kind in _OPENERS:
+                j = self._skip(j)
+            elif kind is _End:
+                raise ParserError("unclosed tag in the token stream")
+            else:
+                j += 1
+
+    def _tag_tail(self, i: int) -> int:
+        """Index past the closing tag whose TagOpenClose is at ``i``."""
+        self._expect(i, _TagOpenClose)
+        j = self._scan(i + 1)
+        self._expect(j, _TagCloseClose)
+        return j + 1
+
+    def _template_head(self, i: int) -> tuple[str, int]:
+        """Name of the template opened at ``i`` and the index of the token after the name."""
+        toks = self.toks
+        tok = toks[i + 1]
+        if type(tok) is _Text and type(toks[i + 2]) in _TEMPLATE_PARTS:
+            return _template_name(tok["text"]), i + 2
+        j = self._scan(i + 1)
+        return _template_name(self._source(i + 1, j)), j
+
+    def _template_args(self, j: int) -> tuple[list[_Span], int]:
+        """Positional parameter values of a template from ``j`` (after its name); index past it."""
+        toks = self.toks
+        args: list[_Span] = []
+        while type(toks[j]) is _TemplateParamSeparator:
+            start = j + 1
+            j = self._scan(start)
+            if type(toks[j]) is _TemplateParamEquals:  # a named parameter
+                j = self._scan(j + 1)
+            else:
+                args.append((start, j))
+        self._expect(j, _TemplateClose)
+        return args, j + 1
+
+    def _span_source(self, span: _Span) -> str:
+        return self._source(span[0], span[1])
+
+    def _link_action(self, raw_title: str) -> tuple[int, str]:
+        """What a link to ``raw_title`` does (_CATEGORY, _DROP, _TEXT or _ARTICLE) and its title."""
+        target = parse_link_target(raw_title, self.site)
+        kind = target.kind
+        action = (_ARTICLE if kind == "article" else _TEXT, target.title)
+        if not target.leading_colon:
+            if kind == "namespace" and target.namespace == 14:
+                action = (_CATEGORY, target.title)
+            elif kind == "interlanguage" or (kind == "namespace" and target.namespace in (6, -2)):
+                action = (_DROP, "")  # files, media and other languages' articles vanish
+        self.actions[raw_title] = action
+        return action
+
+    # Block context: the article body, tag contents, kept templates' text, external link titles.
+
+    def walk(self, i: int, builder: _ParagraphBuilder) -> int:
+        toks = self.toks
+        skip_chars = 0
+        while True:
+            tok = toks[i]
+            kind = type(tok)
+            if kind is _Text:
+                value = tok["text"]
+                if skip_chars:
+                    value = value[skip_chars:]
+                    skip_chars = 0
+                self._block_text(value, builder)
+                i += 1
+            elif kind is _WikilinkOpen:
+                i, skip_chars = self._link(i, builder)
+            elif kind is _TagOpenOpen:
+                i = self._tag(i, builder)
+            elif kind is _HTMLEntityStart:
+                value, i = self._entity(i)
+                builder.text(value)
+            elif kind is _TemplateOpen:
+                i = self._template(i, builder)
+            elif kind is _HeadingStart:
+                builder.heading()
+                i = self._skip(i)
+            elif kind is _ExternalLinkOpen:
+                i = self._external_link(i, builder)
+            elif kind in _OPENERS:  # comments, arguments
+                i = self._skip(i)
+            else:
+                return i
+
+    def _block_text(self, value: str, builder: _ParagraphBuilder) -> None:
         if "__" in value:
             if "__DISAMBIG__" in value:
                 self.is_disambiguation = True
             value = _MAGIC_WORD.sub("", value)
         if "''" in value:
             value = _QUOTE_RUN.sub("", value)
-        if builder is None or "\n" not in value:
-            out(value)
+        if "\n" not in value:
+            builder.text(value)
             return
-        lines = value.split("\n")
-        for i, line in enumerate(lines):
-            if i:
+        for n, line in enumerate(value.split("\n")):
+            if n:
                 builder.newline()
             if line:
-                out(line)
+                builder.text(line)
 
-    def walk(self, nodes: list[Node], builder: _ParagraphBuilder) -> None:
-        """Walk top-level or nested nodes, writing into the paragraph builder."""
-        skip_chars = 0
-        for index, node in enumerate(nodes):
-            if isinstance(node, Text):
-                value = str(node.value)[skip_chars:]
-                skip_chars = 0
-                self._text(builder.text, value, builder)
-            elif isinstance(node, Wikilink):
-                skip_chars = self._link(node, nodes, index, builder)
-            elif isinstance(node, Heading):
-                builder.heading()
-            elif isinstance(node, Tag):
-                self._tag(node, builder)
-            elif isinstance(node, Template):
-                self._template(node, builder)
-            elif isinstance(node, HTMLEntity):
-                builder.text(node.normalize())
-            elif isinstance(node, ExternalLink):
-                if node.brackets and node.title is not None:
-                    self.walk(node.title.nodes, builder)
-            elif isinstance(node, Comment | Argument):
-                continue
-
-    def _link(self, node: Wikilink, nodes: list[Node], index: int, builder: _ParagraphBuilder) -> int:
-        raw_title = str(node.title)
-        target = parse_link_target(raw_title, self.site)
-        if not target.leading_colon:
-            if target.kind == "namespace" and target.namespace == 14:
-                self.categories.append(target.title)
-                return 0
-            if target.kind == "namespace" and target.namespace in (6, -2):
-                return 0
-            if target.kind == "interlanguage":
-                return 0
+    def _link(self, i: int, builder: _ParagraphBuilder) -> tuple[int, int]:
+        """Handle the wikilink at ``i``; returns the index past it and the link trail's length."""
+        toks = self.toks
+        j = i + 1
+        tok = toks[j]
+        if type(tok) is _Text and type(toks[j + 1]) in _LINK_PARTS:
+            raw_title = tok["text"]
+            j += 1
+        else:
+            j = self._scan(j)
+            raw_title = self._source(i + 1, j)
+        text_start = -1
+        if type(toks[j]) is _WikilinkSeparator:
+            text_start = j + 1
+            j = self._scan(text_start)
+        self._expect(j, _WikilinkClose)
+        end = j + 1
+        action, title = self.actions.get(raw_title) or self._link_action(raw_title)
+        if action < _TEXT:
+            if action == _CATEGORY:
+                self.categories.append(title)
+            return end, 0
         start = builder.start_link()
-        if node.text is not None:
-            if str(node.text).strip():
-                self.walk_inline(node.text.nodes, builder)
-            else:  # the pipe trick: [[Paris (band)|]] shows "Paris"
-                builder.text(re.sub(r"\s*\([^)]*\)\s*$", "", html.unescape(raw_title).lstrip(":")))
+        if text_start >= 0:
+            if self._blank(text_start, j):  # the pipe trick: [[Paris (band)|]] shows "Paris"
+                builder.text(_PIPE_TRICK.sub("", html.unescape(raw_title).lstrip(":")))
+            else:
+                self.walk_inline(text_start, builder)
         else:
             builder.text(html.unescape(raw_title).lstrip(":").strip())
         consumed = 0
-        if self.trail is not None and index + 1 < len(nodes) and isinstance(nodes[index + 1], Text):
-            match = self.trail.match(str(nodes[index + 1].value))
+        tok = toks[end]
+        if type(tok) is _Text and self.trail is not None:
+            match = self.trail.match(tok["text"])
             if match:
-                builder.text(match.group(0))
                 consumed = match.end()
-        if target.kind == "article":
-            builder.end_link(start, target.title)
-        return consumed
+                builder.text(match.group(0))
+        if action == _ARTICLE:
+            builder.end_link(start, title)
+        return end, consumed
 
-    def walk_inline(self, nodes: list[Node], builder: _ParagraphBuilder) -> None:
-        """Anchor text: everything but nested links' spans (a link inside a link is not nested)."""
-        for node in nodes:
-            if isinstance(node, Text):
-                self._text(builder.text, str(node.value).replace("\n", " "), None)
-            elif isinstance(node, HTMLEntity):
-                builder.text(node.normalize())
-            elif isinstance(node, Wikilink):
-                builder.text(str(node.text if node.text is not None else node.title))
-            elif isinstance(node, Tag):
-                tag = str(node.tag).strip().lower()
-                if tag not in _DROPPED_TAGS and node.contents is not None:
-                    self.walk_inline(node.contents.nodes, builder)
-            elif isinstance(node, Template):
-                parts = _render_kept_template(node, _template_name(node))
-                for part in parts or ():
-                    if isinstance(part, str):
-                        builder.text(part)
-                    else:
-                        self.walk_inline(part.nodes, builder)
+    def _blank(self, start: int, end: int) -> bool:
+        """Whether the node list prints as whitespace only (every node but text shows markup)."""
+        toks = self.toks
+        for i in range(start, end):
+            tok = toks[i]
+            if type(tok) is not _Text or tok["text"].strip():
+                return False
+        return True
 
-    def _tag(self, node: Tag, builder: _ParagraphBuilder) -> None:
-        tag = str(node.tag).strip().lower()
-        if tag in _DROPPED_TAGS:
+    def _tag(self, i: int, builder: _ParagraphBuilder) -> int:
+        name, j = self._tag_head(i)
+        self_closing = type(self.toks[j]) is _TagCloseSelfclose
+        tag = name.strip().lower()
+        if tag in _DROPPED_TAGS or tag in _SPACE_TAGS:  # no text, but a break or a space
             if tag == "table":
                 builder.paragraph_break()
-            return
-        if tag in _SPACE_TAGS:
-            builder.text(" ")
-            return
+            elif tag in _SPACE_TAGS:
+                builder.text(" ")
+            return j + 1 if self_closing else self._tag_tail(self._scan(j + 1))
         if tag in _PARAGRAPH_BREAK_TAGS:
-            if node.wiki_markup and tag in ("li", "dt", "dd"):
+            if self.toks[i].get("wiki_markup") and tag in ("li", "dt", "dd"):
                 builder.list_item()
             else:
                 builder.paragraph_break()
+        if self_closing:
+            return j + 1
         if tag == "nowiki":
-            if node.contents is not None:
-                builder.text(html.unescape(str(node.contents)))
-            return
-        if node.contents is not None and not node.self_closing:
-            self.walk(node.contents.nodes, builder)
+            end = self._scan(j + 1)
+            builder.text(html.unescape(self._source(j + 1, end)))
+            return self._tag_tail(end)
+        return self._tag_tail(self.walk(j + 1, builder))
 
-    def _template(self, node: Template, builder: _ParagraphBuilder) -> None:
-        name = _template_name(node)
+    def _template(self, i: int, builder: _ParagraphBuilder) -> int:
+        name, j = self._template_head(i)
         if name.casefold() in self.disambiguation_templates:
             self.is_disambiguation = True
-            return
-        parts = _render_kept_template(node, name)
-        if parts is None:
-            return
-        for part in parts:
+            return self._skip(i)
+        if not _may_keep_template(name):
+            return self._skip(i)
+        args, end = self._template_args(j)
+        for part in _kept_template_parts(name, args, self._span_source) or ():
             if isinstance(part, str):
                 builder.text(part)
             else:
-                self.walk(part.nodes, builder)
+                self._expect_end(self.walk(part[0], builder), part[1])
+        return end
+
+    def _external_link(self, i: int, builder: _ParagraphBuilder) -> int:
+        brackets = self.toks[i].get("brackets")
+        j = self._scan(i + 1)
+        if type(self.toks[j]) is _ExternalLinkSeparator:
+            j = self.walk(j + 1, builder) if brackets else self._scan(j + 1)
+        self._expect(j, _ExternalLinkClose)
+        return j + 1
+
+    # Inline context: a link's anchor text (a link inside a link is not nested).
+
+    def walk_inline(self, i: int, builder: _ParagraphBuilder) -> int:
+        toks = self.toks
+        while True:
+            tok = toks[i]
+            kind = type(tok)
+            if kind is _Text:
+                value = tok["text"].replace("\n", " ")
+                if "__" in value:
+                    if "__DISAMBIG__" in value:
+                        self.is_disambiguation = True
+                    value = _MAGIC_WORD.sub("", value)
+                if "''" in value:
+                    value = _QUOTE_RUN.sub("", value)
+                builder.text(value)
+                i += 1
+            elif kind is _HTMLEntityStart:
+                value, i = self._entity(i)
+                builder.text(value)
+            elif kind is _WikilinkOpen:  # printed as written: its text, else its title
+                j = self._scan(i + 1)
+                if type(toks[j]) is _WikilinkSeparator:
+                    start = j + 1
+                    j = self._scan(start)
+                    builder.text(self._source(start, j))
+                else:
+                    builder.text(self._source(i + 1, j))
+                self._expect(j, _WikilinkClose)
+                i = j + 1
+            elif kind is _TagOpenOpen:
+                name, j = self._tag_head(i)
+                if type(toks[j]) is _TagCloseSelfclose:
+                    i = j + 1
+                elif name.strip().lower() in _DROPPED_TAGS:
+                    i = self._tag_tail(self._scan(j + 1))
+                else:
+                    i = self._tag_tail(self.walk_inline(j + 1, builder))
+            elif kind is _TemplateOpen:
+                name, j = self._template_head(i)
+                if not _may_keep_template(name):
+                    i = self._skip(i)
+                    continue
+                args, i = self._template_args(j)
+                for part in _kept_template_parts(name, args, self._span_source) or ():
+                    if isinstance(part, str):
+                        builder.text(part)
+                    else:
+                        self._expect_end(self.walk_inline(part[0], builder), part[1])
+            elif kind in _OPENERS:  # external links, headings, comments, arguments
+                i = self._skip(i)
+            else:
+                return i
 
 
 _BRACES = re.compile(r"\{\{|\}\}")
 _TABLE_MARKS = re.compile(r"^[ \t]*(\{\||\|\})", re.MULTILINE)
 _TEMPLATE_NAME = re.compile(r"\{\{\s*([^|{}<\n]*)")
-# Templates the rules read: kept for the parser; every other template is cut before parsing.
-_READ_TEMPLATES = frozenset(
-    """
-    lang lang2 langx nihongo nowrap nobr small smaller big larger resize ruby transl
-    transliteration convert cvt abbr
-    """.split()
-)
+# Templates the rules read are kept for the parser; every other template is cut before parsing.
+_READ_TEMPLATES = _KEPT_TEMPLATES
 
 
 def _is_read_template(name: str, disambiguation: frozenset[str]) -> bool:
@@ -541,15 +877,28 @@ def pre_strip(wikitext: str, disambiguation: frozenset[str] = frozenset()) -> st
 
 def extract_article(wikitext: str, site: SiteInfo) -> ExtractedArticle:
     """Extract paragraphs with link spans, categories and the disambiguation flag from wikitext."""
-    extractor = _Extractor(site)
-    text = resolve_language_conversion(pre_strip(wikitext, extractor.disambiguation_templates))
-    code = mwparserfromhell.parse(text, skip_style_tags=True)
+    # The tokenizer allocates thousands of short-lived, acyclic tokens per page. With the cyclic
+    # collector on, they live long enough to be promoted and trigger full collections of the whole
+    # process, which cost as much as the extraction itself; reference counting frees them anyway.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _extract(wikitext, site)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _extract(wikitext: str, site: SiteInfo) -> ExtractedArticle:
+    text = resolve_language_conversion(pre_strip(wikitext, _disambiguation_templates(site.lang)))
+    walker = _TokenWalker(_Tokenizer().tokenize(text, 0, True), site)
     builder = _ParagraphBuilder()
-    extractor.walk(code.nodes, builder)
+    if walker.walk(0, builder) != len(walker.toks) - 1:
+        raise ParserError("stray token at the top level of the token stream")
     return ExtractedArticle(
         paragraphs=builder.finish(),
-        categories=tuple(dict.fromkeys(extractor.categories)),
-        is_disambiguation=extractor.is_disambiguation,
+        categories=tuple(dict.fromkeys(walker.categories)),
+        is_disambiguation=walker.is_disambiguation,
     )
 
 
