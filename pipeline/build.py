@@ -23,6 +23,7 @@ from pipeline.options import BEAM_COMMAND_SETTINGS, BEAM_EPILOG, UserError, beam
 from schemas.pages import ERRORS_DIR, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
 from schemas.shards import MANIFEST, SHARDS_DIR, ShardSettings
 from schemas.vocab import VOCAB_DIR
+from transforms.files import write_atomically
 from transforms.languages import parse_language_list
 
 STAGES = ("fetch", "extract", "vocab", "tokenizer", "shards", "verify")
@@ -87,11 +88,7 @@ def read_record(out: str, stage: str) -> StageRecord | None:
 
 
 def write_record(out: str, record: StageRecord) -> None:
-    directory = f"{out.rstrip('/')}/{REPORTS_DIR}"
-    if not FileSystems.exists(directory):
-        FileSystems.mkdirs(directory)
-    with FileSystems.create(_record_path(out, record.stage)) as handle:
-        handle.write(record.to_json().encode())
+    write_atomically(_record_path(out, record.stage), record.to_json().encode())
 
 
 def fingerprint(stage: str, settings: dict[str, Any], inputs: list[list[str]]) -> str:

@@ -82,7 +82,7 @@ from transforms.fetch import (
     recorded_status,
     resolve_latest,
     user_agent,
-    write_atomically,
+    write_text_atomically,
 )
 from transforms.languages import parse_language_list
 
@@ -101,7 +101,7 @@ WIKIMEDIA_HOST = "dumps.wikimedia.org"
 
 def _write_report(results: list[FetchResult], path: str) -> str:
     files = [r.to_json() for r in sorted(results, key=lambda r: r.dest)]
-    write_atomically(path, json.dumps({"files": files}, indent=1, ensure_ascii=False) + "\n")
+    write_text_atomically(path, json.dumps({"files": files}, indent=1, ensure_ascii=False) + "\n")
     return path
 
 

@@ -23,7 +23,6 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from schemas.pages import (
@@ -45,6 +44,7 @@ from transforms.dumpreader import (
     read_whole_file,
     site_from_siteinfo,
 )
+from transforms.files import write_atomically
 from transforms.isolation import IsolatedCallError, IsolatedFunction
 from transforms.languages import REDIRECT_MAGIC_WORDS
 from transforms.titles import SiteInfo, parse_link_target, split_page_title
@@ -339,12 +339,7 @@ def _write_parquet(path: str, records: list[dict[str, Any]], schema: pa.Schema) 
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
     data = buffer.getvalue()
-    temp = path + ".tmp"
-    with FileSystems.create(temp) as handle:
-        handle.write(data)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([temp], [path])
+    write_atomically(path, data)
     return len(data)
 
 
@@ -375,7 +370,6 @@ class WriteShardFn(beam.DoFn):
         ):
             records = sorted(grouped[tag], key=_sort_key)
             directory = f"{self.out}/{folder}/{item.lang}"
-            FileSystems.mkdirs(directory) if not FileSystems.exists(directory) else None
             stats[f"bytes_written.{tag}"] += _write_parquet(f"{directory}/{name}", records, schema)
             stats[f"rows_written.{tag}"] += len(records)
         yield item.lang, stats
@@ -387,11 +381,7 @@ def write_report(out: str, per_lang: list[tuple[str, dict[str, int]]]) -> str:
         "languages": {lang: stats for lang, stats in sorted(per_lang)},
     }
     path = f"{out.rstrip('/')}/{REPORTS_DIR}/{EXTRACT_REPORT}"
-    directory = path.rsplit("/", 1)[0]
-    if not FileSystems.exists(directory):
-        FileSystems.mkdirs(directory)
-    with FileSystems.create(path) as handle:
-        handle.write((json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode())
+    write_atomically(path, (json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode())
     return path
 
 

@@ -50,6 +50,7 @@ from schemas.dumps import (
     is_index_file,
     parse_dumpstatus,
 )
+from transforms.files import write_atomically
 
 _LOG = logging.getLogger(__name__)
 
@@ -900,14 +901,8 @@ class _CountingEvents(DownloadEvents):
         _LOG.info("%s: resuming at byte %d", task.name, offset)
 
 
-def write_atomically(path: str, text: str) -> None:
-    temp = path + ".tmp"
-    with FileSystems.create(
-        temp, mime_type="application/json", compression_type=CompressionTypes.UNCOMPRESSED
-    ) as f:
-        f.write(text.encode("utf-8"))
-    _delete([path])
-    FileSystems.rename([temp], [path])
+def write_text_atomically(path: str, text: str) -> None:
+    write_atomically(path, text.encode("utf-8"))
 
 
 class RecordDumpStatus(beam.DoFn):
@@ -931,5 +926,5 @@ class RecordDumpStatus(beam.DoFn):
         if FileSystems.exists(path):
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
                 existing = f.read().decode("utf-8", errors="replace")
-        write_atomically(path, merge_status_json(existing, self._statuses[key]))
+        write_text_atomically(path, merge_status_json(existing, self._statuses[key]))
         yield path

@@ -44,6 +44,7 @@ from schemas.shards import (
     ShardSettings,
 )
 from transforms.extract import SumStats
+from transforms.files import write_atomically
 
 STAGE = "shards"
 
@@ -187,23 +188,10 @@ def shard_path(out: str, lang: str, index: int, count: int) -> str:
     return f"{out.rstrip('/')}/{SHARDS_DIR}/{lang}/{lang}-{index:05d}-of-{count:05d}.{SHARD_SUFFIX}"
 
 
-def write_bytes(path: str, data: bytes) -> None:
-    """Write through FileSystems, temp name then rename, so a reader never sees half a file."""
-    directory = path.rsplit("/", 1)[0]
-    if not FileSystems.exists(directory):
-        FileSystems.mkdirs(directory)
-    temp = path + ".tmp"
-    with FileSystems.create(temp) as handle:
-        handle.write(data)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([temp], [path])
-
-
 def write_shard(out: str, lang: str, index: int, count: int, rows: list[dict[str, Any]]) -> ManifestEntry:
     data = arrow_bytes(rows)
     path = shard_path(out, lang, index, count)
-    write_bytes(path, data)
+    write_atomically(path, data)
     relative = path[len(out.rstrip("/")) + 1 :]
     return ManifestEntry(
         path=relative, lang=lang, rows=len(rows), bytes=len(data), sha256=hashlib.sha256(data).hexdigest()
@@ -257,20 +245,24 @@ def finish_outputs(
             shards=[entry.path.rsplit("/", 1)[-1] for entry in lang_entries],
             extra={"counts": dict(sorted(lang_stats.items()))},
         )
-        write_bytes(f"{inputs.out.rstrip('/')}/{SHARDS_DIR}/{lang}/{SHARD_METADATA}", metadata.to_json().encode())
+        write_atomically(
+            f"{inputs.out.rstrip('/')}/{SHARDS_DIR}/{lang}/{SHARD_METADATA}", metadata.to_json().encode()
+        )
     manifest = Manifest(
         shards=entries,
         tokenizer_sha256=inputs.tokenizer_sha256,
         entity_vocab_sha256=inputs.entity_vocab_sha256,
     )
     path = f"{inputs.out.rstrip('/')}/{MANIFEST}"
-    write_bytes(path, manifest.to_json().encode())
+    write_atomically(path, manifest.to_json().encode())
     report = {
         "stage": STAGE,
         "settings": asdict(settings),
         "languages": {lang: dict(sorted(values.items())) for lang, values in sorted(per_lang.items())},
     }
-    write_bytes(f"{inputs.out.rstrip('/')}/reports/shards.json", (json.dumps(report, indent=1) + "\n").encode())
+    write_atomically(
+        f"{inputs.out.rstrip('/')}/reports/shards.json", (json.dumps(report, indent=1) + "\n").encode()
+    )
     return path
 
 
@@ -318,7 +310,9 @@ class BuildShards(beam.PTransform):
         examples = built.examples
         plan = self.plan
         counts = examples | "CountPerLanguage" >> beam.combiners.Count.PerKey()
-        shard_counts = counts | "ShardCounts" >> beam.MapTuple(lambda lang, rows: (lang, plan.shards_for(rows)))
+        shard_counts = counts | "ShardCounts" >> beam.MapTuple(
+            lambda lang, rows: (lang, plan.shards_for(rows))
+        )
         entries = (
             examples
             | "KeyByShard" >> beam.Map(key_by_shard, counts=beam.pvalue.AsDict(shard_counts))
@@ -327,15 +321,11 @@ class BuildShards(beam.PTransform):
         )
         stats = built[BuildExamplesFn.STATS] | "SumStats" >> beam.CombinePerKey(SumStats())
         inputs, settings = self.inputs, self.settings
-        return (
-            sources["impulse"]
-            | "Finish"
-            >> beam.Map(
-                lambda _, entries_, stats_, counts_: finish_outputs(inputs, settings, entries_, stats_, counts_),
-                entries_=beam.pvalue.AsList(entries),
-                stats_=beam.pvalue.AsList(stats),
-                counts_=beam.pvalue.AsDict(shard_counts),
-            )
+        return sources["impulse"] | "Finish" >> beam.Map(
+            lambda _, entries_, stats_, counts_: finish_outputs(inputs, settings, entries_, stats_, counts_),
+            entries_=beam.pvalue.AsList(entries),
+            stats_=beam.pvalue.AsList(stats),
+            counts_=beam.pvalue.AsDict(shard_counts),
         )
 
 

@@ -49,7 +49,9 @@ def check_table(table: pa.Table, metadata: ShardMetadata, name: str) -> list[str
         )
     if (lengths > settings.max_seq_length).any():
         row = int(np.flatnonzero(lengths > settings.max_seq_length)[0])
-        problems.append(f"{name}: row {row}: {int(lengths[row])} tokens > max_seq_length {settings.max_seq_length}")
+        problems.append(
+            f"{name}: row {row}: {int(lengths[row])} tokens > max_seq_length {settings.max_seq_length}"
+        )
     if (lengths < 2).any() or (flat[offsets[:-1]] != BOS_ID).any() or (flat[offsets[1:] - 1] != EOS_ID).any():
         problems.append(f"{name}: a sequence does not start with <s> and end with </s>")
     entity_ids = table.column("entity_ids").combine_chunks()
@@ -123,7 +125,9 @@ def verify_workdir(out: str) -> VerifyResult:
             result.problems.append(f"{entry.path}: {len(data)} bytes, manifest says {entry.bytes}")
         digest = hashlib.sha256(data).hexdigest()
         if digest != entry.sha256:
-            result.problems.append(f"{entry.path}: sha256 {digest[:12]}… differs from the manifest's {entry.sha256[:12]}…")
+            result.problems.append(
+                f"{entry.path}: sha256 {digest[:12]}… differs from the manifest's {entry.sha256[:12]}…"
+            )
         try:
             table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
         except pa.ArrowInvalid as error:
@@ -139,11 +143,17 @@ def verify_workdir(out: str) -> VerifyResult:
     for lang, metadata in metadata_by_lang.items():
         rows = sum(entry.rows for entry in manifest.shards if entry.lang == lang)
         if metadata.examples != rows:
-            result.problems.append(f"{lang}: metadata.json says {metadata.examples} examples, shards hold {rows}")
+            result.problems.append(
+                f"{lang}: metadata.json says {metadata.examples} examples, shards hold {rows}"
+            )
         if metadata.tokenizer_sha256 != manifest.tokenizer_sha256:
-            result.problems.append(f"{lang}: tokenizer sha256 differs between metadata.json and manifest.json")
+            result.problems.append(
+                f"{lang}: tokenizer sha256 differs between metadata.json and manifest.json"
+            )
     return result
 
 
 def verify_report(result: VerifyResult) -> str:
-    return json.dumps({"ok": result.ok, "shards": result.shards, "rows": result.rows, "problems": result.problems})
+    return json.dumps(
+        {"ok": result.ok, "shards": result.shards, "rows": result.rows, "problems": result.problems}
+    )

@@ -53,6 +53,7 @@ from schemas.vocab_tables import (
     VOCAB_REPORT,
     language_table_name,
 )
+from transforms.files import write_atomically
 from transforms.sqldump import (
     compression_of,
     iter_items_per_site,
@@ -453,8 +454,7 @@ def read_bytes(path: str) -> bytes:
 
 
 def write_bytes(path: str, data: bytes) -> None:
-    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        handle.write(data)
+    write_atomically(path, data)
 
 
 def write_parquet(path: str, table: pa.Table) -> None:
