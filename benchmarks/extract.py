@@ -152,7 +152,7 @@ def peak_rss_of_pipeline(dump: Path, lang: str, work: Path) -> float:
     )
     result = subprocess.run(
         [sys.executable, "-c", code, str(exe), "extract", "--out", str(out), "--workers", "1",
-         "--input", f"{lang}={dump}", "--work-item-mb", "4", "--json"],
+         "--input", f"{lang}={dump}", "--work-item-mb", "0.25", "--json"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     shutil.rmtree(out)

@@ -55,14 +55,7 @@ def test_each_stage_translates_for_dataflow(workdir, tmp_path):
     inputs = find_mirror_inputs(str(workdir / "dumps"), ["en", "de", "ja"], None)
     run_extract(str(workdir), inputs, ExtractSettings(), 16 << 20, dataflow_args(tmp_path / "extract.json"))
     steps = step_names(tmp_path / "extract.json")
-    for name in (
-        "ReadPages",
-        "ProcessPages",
-        "GroupByShard",
-        "WriteParquet",
-        "SumPerLanguage",
-        "WriteReport",
-    ):
+    for name in ("SpreadWorkItems", "ExtractWorkItems", "SumPerLanguage", "WriteReport"):
         assert name in steps, name
 
     run_vocab_build(str(workdir), beam_args=dataflow_args(tmp_path / "vocab.json"))

@@ -2,10 +2,9 @@
 
 Pipeline shape (``ExtractPages.expand``)::
 
-    work items ─ Reshuffle ─ ReadPages ─ ProcessPages ─┬─ pages ───────┐
-                                                       ├─ redirects ───┼─ CoGroupByKey(shard) ─ WriteShards
-                                                       ├─ dead letters ┘
-                                                       └─ stats ─ CombinePerKey(lang) ─ WriteReport
+    work items ─ Reshuffle ─ ExtractWorkItems ─ stats ─ CombinePerKey(lang) ─ Gather ─ WriteReport
+                             (reads its byte range, processes every page, streams its three
+                              shard files: pages, redirects, errors)
 
 Every page read ends up in exactly one place: an article row, a redirect row, a counted skip
 bucket (other namespace, redirect out of the main namespace) or a dead-letter row with its reason.
@@ -13,7 +12,6 @@ bucket (other namespace, redirect out of the main namespace) or a dead-letter ro
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -21,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
-import pyarrow as pa
-import pyarrow.parquet as pq
 from apache_beam.metrics import Metrics
 
 from schemas.pages import (
@@ -44,7 +40,7 @@ from transforms.dumpreader import (
     read_whole_file,
     site_from_siteinfo,
 )
-from transforms.files import write_atomically
+from transforms.files import StreamingParquetWriter, write_atomically
 from transforms.isolation import IsolatedCallError, IsolatedFunction
 from transforms.languages import REDIRECT_MAGIC_WORDS
 from transforms.titles import SiteInfo, parse_link_target, split_page_title
@@ -207,51 +203,71 @@ def outcome_stats(lang: str, outcome: PageOutcome) -> Counter[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# DoFns
+# One work item, end to end
 
 
-@dataclass
-class SitePage:
-    """A raw page with the key of its work item and the site it belongs to."""
-
-    key: str
-    lang: str
-    siteinfo: dict[str, Any] | None
-    page: RawPage | ReadProblem
-
-
-class ReadPagesFn(beam.DoFn):
-    """WorkItem -> SitePage for every page (and every read problem) in it."""
-
-    def __init__(self) -> None:
-        self.bytes_read = Metrics.counter(STAGE, "work_items_read")
-
-    def process(self, item: WorkItem) -> Iterator[SitePage]:
-        self.bytes_read.inc()
-        if item.is_multistream:
-            for page in read_multistream_item(item):
-                yield SitePage(item.key, item.lang, item.siteinfo, page)
-            return
-        siteinfo: dict[str, Any] | None = None
-        for entry in read_whole_file(item.path):
-            if isinstance(entry, dict):
-                siteinfo = entry
-            else:
-                yield SitePage(item.key, item.lang, siteinfo, entry)
+def _problem_outcome(lang: str, problem: ReadProblem) -> tuple[dict[str, Any], Counter[str]]:
+    record = dead_letter(lang, problem.page_id, problem.title, problem.reason, problem.error, problem.source)
+    stats: Counter[str] = Counter({"read_problems": 1, f"read_problem.{problem.reason}": 1})
+    if problem.pages_lost:
+        stats.update(
+            {"pages_read": problem.pages_lost, "dead_letter": problem.pages_lost,
+             f"dead_letter.{problem.reason}": problem.pages_lost}
+        )  # fmt: skip
+    return record, stats
 
 
-class ProcessPagesFn(beam.DoFn):
-    """SitePage -> tagged outputs: pages, redirects, errors (dead letters) and stats."""
+def read_work_item(item: WorkItem) -> Iterator[tuple[dict[str, Any] | None, RawPage | ReadProblem]]:
+    """(siteinfo, page or problem) for everything a work item holds, in dump order."""
+    if item.is_multistream:
+        for page in read_multistream_item(item):
+            yield item.siteinfo, page
+        return
+    siteinfo: dict[str, Any] | None = None
+    for entry in read_whole_file(item.path):
+        if isinstance(entry, dict):
+            siteinfo = entry
+        else:
+            yield siteinfo, entry
 
-    PAGES = "pages"
-    REDIRECTS = "redirects"
-    ERRORS = "errors"
-    STATS = "stats"
 
-    def __init__(self, settings: ExtractSettings) -> None:
+def extract_work_item(
+    item: WorkItem, settings: ExtractSettings, parse_factory: Any
+) -> Iterator[tuple[str, dict[str, Any] | None, Counter[str]]]:
+    """(output kind, record, stats) for every page of a work item (kind: pages/redirects/errors/"")."""
+    sites: dict[str, SiteInfo] = {}
+    redirects = RedirectMatcher(REDIRECT_MAGIC_WORDS.get(item.lang, ()))
+    for siteinfo, page in read_work_item(item):
+        if isinstance(page, ReadProblem):
+            record, stats = _problem_outcome(item.lang, page)
+            yield "errors", record, stats
+            continue
+        key = json.dumps(siteinfo, sort_keys=True)
+        site = sites.get(key)
+        if site is None:
+            site = sites[key] = site_from_siteinfo(item.lang, siteinfo)
+        outcome = classify_page(item.lang, page, site, redirects, settings)
+        if outcome is None:
+            outcome = parse_outcome(item.lang, page, parse_factory(site, siteinfo))
+        kind = {"article": "pages", "redirect": "redirects", "dead_letter": "errors"}.get(outcome.kind, "")
+        yield kind, outcome.record, outcome_stats(item.lang, outcome)
+
+
+class ExtractWorkItemFn(beam.DoFn):
+    """WorkItem -> its pages, redirects and dead-letter shards on disk; yields (lang, stats).
+
+    The page data never leaves the worker that read it: each work item streams its three output
+    files row group by row group, so memory stays flat whatever the dump's size and no shuffle
+    carries the text. Rows are in dump order, which is deterministic.
+    """
+
+    OUTPUTS = (("pages", PAGES_DIR, PAGE_SCHEMA), ("redirects", REDIRECTS_DIR, REDIRECT_SCHEMA),
+               ("errors", ERRORS_DIR, DEAD_LETTER_SCHEMA))  # fmt: skip
+
+    def __init__(self, out: str, settings: ExtractSettings) -> None:
+        self.out = out.rstrip("/")
         self.settings = settings
         self._isolated: IsolatedFunction | None = None
-        self._sites: dict[tuple[str, str], SiteInfo] = {}
         self._counters: dict[str, Any] = {}
 
     def setup(self) -> None:
@@ -266,52 +282,37 @@ class ProcessPagesFn(beam.DoFn):
         if self._isolated is not None:
             self._isolated.close()
 
-    def _site(self, lang: str, siteinfo: dict[str, Any] | None) -> SiteInfo:
-        key = (lang, json.dumps(siteinfo, sort_keys=True))
-        site = self._sites.get(key)
-        if site is None:
-            site = self._sites[key] = site_from_siteinfo(lang, siteinfo)
-        return site
-
-    def _count(self, name: str, value: int = 1) -> None:
-        counter = self._counters.get(name)
-        if counter is None:
-            counter = self._counters[name] = Metrics.counter(STAGE, name)
-        counter.inc(value)
-
-    def process(self, element: SitePage) -> Iterator[Any]:
-        lang, key, page = element.lang, element.key, element.page
-        if isinstance(page, ReadProblem):
-            record = dead_letter(lang, page.page_id, page.title, page.reason, page.error, page.source)
-            yield beam.pvalue.TaggedOutput(self.ERRORS, (key, record))
-            stats: Counter[str] = Counter({"read_problems": 1, f"read_problem.{page.reason}": 1})
-            if page.pages_lost:
-                stats.update(
-                    {"pages_read": page.pages_lost, "dead_letter": page.pages_lost,
-                     f"dead_letter.{page.reason}": page.pages_lost}
-                )  # fmt: skip
-            self._count("dead_letters", max(page.pages_lost, 1))
-            yield beam.pvalue.TaggedOutput(self.STATS, (lang, stats))
-            return
-        site = self._site(lang, element.siteinfo)
-        redirects = RedirectMatcher(REDIRECT_MAGIC_WORDS.get(lang, ()))
-        outcome = classify_page(lang, page, site, redirects, self.settings)
-        if outcome is None:
-            outcome = parse_outcome(lang, page, self._parser(site, element.siteinfo))
-        self._count(outcome.kind)
-        if outcome.kind == "article":
-            yield beam.pvalue.TaggedOutput(self.PAGES, (key, outcome.record))
-        elif outcome.kind == "redirect":
-            yield beam.pvalue.TaggedOutput(self.REDIRECTS, (key, outcome.record))
-        elif outcome.kind == "dead_letter":
-            yield beam.pvalue.TaggedOutput(self.ERRORS, (key, outcome.record))
-        yield beam.pvalue.TaggedOutput(self.STATS, (lang, outcome_stats(lang, outcome)))
-
     def _parser(self, site: SiteInfo, siteinfo: dict[str, Any] | None) -> Any:
         if self._isolated is None:
             return lambda text, _lang: extract_article(text, site)
         isolated = self._isolated
         return lambda text, lang: isolated(text, lang, siteinfo)
+
+    def _count(self, stats: Counter[str]) -> None:
+        for name, value in stats.items():
+            if "." in name and not name.startswith(("dead_letter.", "read_problem.")):
+                continue
+            counter = self._counters.get(name)
+            if counter is None:
+                counter = self._counters[name] = Metrics.counter(STAGE, name)
+            counter.inc(value)
+
+    def process(self, item: WorkItem) -> Iterator[tuple[str, Counter[str]]]:
+        name = shard_name(item.lang, item.shard, item.shards)
+        writers = {
+            kind: StreamingParquetWriter(f"{self.out}/{folder}/{item.lang}/{name}", schema)
+            for kind, folder, schema in self.OUTPUTS
+        }
+        total: Counter[str] = Counter({"work_items": 1})
+        for kind, record, stats in extract_work_item(item, self.settings, self._parser):
+            if kind:
+                writers[kind].write(record)
+            self._count(stats)
+            total.update(stats)
+        for kind, writer in writers.items():
+            total[f"bytes_written.{kind}"] += writer.close()
+            total[f"rows_written.{kind}"] += writer.rows
+        yield item.lang, total
 
 
 class SumStats(beam.CombineFn):
@@ -334,47 +335,6 @@ class SumStats(beam.CombineFn):
         return dict(sorted(accumulator.items()))
 
 
-def _write_parquet(path: str, records: list[dict[str, Any]], schema: pa.Schema) -> int:
-    table = pa.Table.from_pylist(records, schema=schema)
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    data = buffer.getvalue()
-    write_atomically(path, data)
-    return len(data)
-
-
-def _sort_key(record: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        record.get("page_id") if record.get("page_id") is not None else -1,
-        record.get("source") or "",
-        record.get("reason") or "",
-        record.get("title") or "",
-    )
-
-
-class WriteShardFn(beam.DoFn):
-    """(shard key, {item, pages, redirects, errors}) -> three Parquet files, rows sorted by page id."""
-
-    def __init__(self, out: str) -> None:
-        self.out = out.rstrip("/")
-
-    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, Counter[str]]]:
-        _, grouped = element
-        item: WorkItem = grouped["item"][0]
-        name = shard_name(item.lang, item.shard, item.shards)
-        stats: Counter[str] = Counter()
-        for folder, schema, tag in (
-            (PAGES_DIR, PAGE_SCHEMA, "pages"),
-            (REDIRECTS_DIR, REDIRECT_SCHEMA, "redirects"),
-            (ERRORS_DIR, DEAD_LETTER_SCHEMA, "errors"),
-        ):
-            records = sorted(grouped[tag], key=_sort_key)
-            directory = f"{self.out}/{folder}/{item.lang}"
-            stats[f"bytes_written.{tag}"] += _write_parquet(f"{directory}/{name}", records, schema)
-            stats[f"rows_written.{tag}"] += len(records)
-        yield item.lang, stats
-
-
 def write_report(out: str, per_lang: list[tuple[str, dict[str, int]]]) -> str:
     report = {
         "stage": STAGE,
@@ -386,45 +346,11 @@ def write_report(out: str, per_lang: list[tuple[str, dict[str, int]]]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Composite transforms
-
-
-class ReadAndProcessPages(beam.PTransform):
-    """Work items -> tagged pages / redirects / errors / stats."""
-
-    def __init__(self, settings: ExtractSettings) -> None:
-        super().__init__()
-        self.settings = settings
-
-    def expand(self, items: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return (
-            items
-            | "SpreadWorkItems" >> beam.Reshuffle()
-            | "ReadPages" >> beam.ParDo(ReadPagesFn())
-            | "ProcessPages"
-            >> beam.ParDo(ProcessPagesFn(self.settings)).with_outputs(
-                ProcessPagesFn.PAGES, ProcessPagesFn.REDIRECTS, ProcessPagesFn.ERRORS, ProcessPagesFn.STATS
-            )
-        )
-
-
-class WriteShards(beam.PTransform):
-    """Group outputs by work item and write one file per work item and output kind."""
-
-    def __init__(self, out: str) -> None:
-        super().__init__()
-        self.out = out
-
-    def expand(self, tagged: dict[str, beam.PCollection]) -> beam.PCollection:
-        return (
-            tagged
-            | "GroupByShard" >> beam.CoGroupByKey()
-            | "WriteParquet" >> beam.ParDo(WriteShardFn(self.out))
-        )
+# Composite transform
 
 
 class ExtractPages(beam.PTransform):
-    """The whole extract stage: work items in, files and report out; returns per-language stats."""
+    """The whole extract stage: work items in, shard files and the report out."""
 
     def __init__(self, out: str, settings: ExtractSettings) -> None:
         super().__init__()
@@ -432,17 +358,11 @@ class ExtractPages(beam.PTransform):
         self.settings = settings
 
     def expand(self, items: beam.PCollection) -> beam.PCollection:
-        outputs = items | "ReadAndProcess" >> ReadAndProcessPages(self.settings)
-        written = {
-            "item": items | "KeyItems" >> beam.Map(lambda item: (item.key, item)),
-            "pages": outputs[ProcessPagesFn.PAGES],
-            "redirects": outputs[ProcessPagesFn.REDIRECTS],
-            "errors": outputs[ProcessPagesFn.ERRORS],
-        } | "WriteShards" >> WriteShards(self.out)
         out = self.out
         return (
-            (outputs[ProcessPagesFn.STATS], written)
-            | "AllStats" >> beam.Flatten()
+            items
+            | "SpreadWorkItems" >> beam.Reshuffle()
+            | "ExtractWorkItems" >> beam.ParDo(ExtractWorkItemFn(self.out, self.settings))
             | "SumPerLanguage" >> beam.CombinePerKey(SumStats())
             | "Gather" >> beam.combiners.ToList()
             | "WriteReport" >> beam.Map(lambda per_lang: write_report(out, per_lang))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
@@ -26,3 +30,73 @@ def write_atomically(path: str, data: bytes) -> None:
     if FileSystems.exists(path):
         FileSystems.delete([path])
     FileSystems.rename([temp], [path])
+
+
+class CountingSink:
+    """Write-only file wrapper with ``tell()``, which pyarrow needs and remote writers may lack."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        self._position = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._handle.write(data)
+        self._position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._position
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class StreamingParquetWriter:
+    """Rows -> one Parquet file, a row group at a time, under a temp name until ``close()``.
+
+    Memory stays at one row group whatever the file's size; a retried bundle rewrites the temp file
+    and readers never see a partial file.
+    """
+
+    def __init__(self, path: str, schema: pa.Schema, rows_per_group: int = 1000) -> None:
+        self.path = path
+        self.schema = schema
+        self.rows_per_group = rows_per_group
+        self.rows = 0
+        self._temp = path + ".tmp"
+        ensure_directory(path.rsplit("/", 1)[0])
+        self._handle = FileSystems.create(self._temp, compression_type=CompressionTypes.UNCOMPRESSED)
+        self._sink = CountingSink(self._handle)
+        self._writer = pq.ParquetWriter(self._sink, schema, compression="zstd")  # type: ignore[arg-type]
+        self._pending: list[dict[str, Any]] = []
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._pending.append(row)
+        if len(self._pending) >= self.rows_per_group:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._writer.write_table(pa.Table.from_pylist(self._pending, schema=self.schema))
+            self.rows += len(self._pending)
+            self._pending = []
+
+    def close(self) -> int:
+        """Finish the file, move it into place; returns its size in bytes."""
+        self._flush()
+        if self.rows == 0:
+            self._writer.write_table(self.schema.empty_table())
+        self._writer.close()
+        size = self._sink.tell()
+        self._handle.close()
+        if FileSystems.exists(self.path):
+            FileSystems.delete([self.path])
+        FileSystems.rename([self._temp], [self.path])
+        return size

@@ -53,7 +53,7 @@ from schemas.vocab_tables import (
     VOCAB_REPORT,
     language_table_name,
 )
-from transforms.files import write_atomically
+from transforms.files import CountingSink, write_atomically
 from transforms.sqldump import (
     compression_of,
     iter_items_per_site,
@@ -468,32 +468,6 @@ def read_parquet(path: str, columns: Sequence[str] | None = None) -> pa.Table:
         return pq.read_table(io.BytesIO(handle.read()), columns=list(columns) if columns else None)
 
 
-class _CountingSink:
-    """Write-only file wrapper with ``tell()``, which pyarrow needs and remote writers may lack."""
-
-    def __init__(self, handle: Any) -> None:
-        self._handle = handle
-        self._position = 0
-        self.closed = False
-
-    def write(self, data: bytes) -> int:
-        self._handle.write(data)
-        self._position += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self._position
-
-    def flush(self) -> None:
-        pass
-
-    def writable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self.closed = True
-
-
 def rows_to_table(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.Table:
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
     return pa.Table.from_arrays(
@@ -896,7 +870,7 @@ class _ConcatParts(beam.DoFn):
         path = join_path(self._out_dir, language_table_name(lang))
         rows = 0
         with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-            sink = _CountingSink(handle)
+            sink = CountingSink(handle)
             with pq.ParquetWriter(sink, self._schema, compression="zstd") as writer:  # type: ignore[arg-type]
                 for _, part_path, _ in ordered:
                     table = read_parquet(part_path)
