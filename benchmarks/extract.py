@@ -136,7 +136,9 @@ def wikipedia2vec(executable: str, dump: Path, work: Path, lang: str) -> dict | 
     )
     pages_links = json.loads(count.stdout)
     site = SiteInfo.build(lang)
-    links = sum(parse_link_target(title, site).kind == "article" for titles in pages_links for title in titles)
+    links = sum(
+        parse_link_target(title, site).kind == "article" for titles in pages_links for title in titles
+    )
     all_links = sum(map(len, pages_links))
     articles = len(pages_links)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -165,7 +167,9 @@ def main() -> None:
     )
     parser.add_argument("--dump", type=Path, help="a multistream .xml.bz2 (its index next to it)")
     parser.add_argument("--lang", default="en")
-    parser.add_argument("--scale", type=int, default=900, help="sample scale when building the dump (900: ~22 MB of wikitext)")
+    parser.add_argument(
+        "--scale", type=int, default=900, help="sample scale when building the dump (900: ~22 MB of wikitext)"
+    )
     parser.add_argument("--work", type=Path, default=Path(__file__).parent / "work")
     parser.add_argument("--wikipedia2vec", default=shutil.which("wikipedia2vec"), help="its executable")
     parser.add_argument("--rss", action="store_true", help="also measure peak RSS at two dump sizes")
