@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from typing import Any
 
@@ -28,7 +29,14 @@ from schemas.shards import MANIFEST, SHARDS_DIR, Manifest, ShardSettings
 from schemas.vocab import ENTITIES_PARQUET, ENTITY_VOCAB_JSONL, VOCAB_DIR
 from schemas.vocab_tables import TITLES_DIR
 from transforms.languages import parse_language_list
-from transforms.shards import BuildShards, ShardingPlan, ShardInputs, read_parquet_rows, read_titles
+from transforms.shards import (
+    PARTS_DIR,
+    BuildShards,
+    ShardingPlan,
+    ShardInputs,
+    read_parquet_rows,
+    read_titles,
+)
 
 TOKENIZER_DIR = "tokenizer"
 DEFAULT_TOKENIZER = "sentencepiece.bpe.model"
@@ -119,7 +127,13 @@ def run_shards(
             | "ReadTitles" >> beam.FlatMap(read_titles),
             "impulse": pipeline | "Impulse" >> beam.Create([None]),
         }
-        _ = sources | "BuildShards" >> BuildShards(inputs, settings, plan)
+        _ = sources | "BuildShards" >> BuildShards(inputs, settings, plan, page_files)
+    if not is_dry_run(beam_args):
+        parts = _files(f"{root}/{SHARDS_DIR}/{PARTS_DIR}/**")
+        if parts:
+            FileSystems.delete(parts)
+        if "://" not in root:
+            shutil.rmtree(f"{root}/{SHARDS_DIR}/{PARTS_DIR}", ignore_errors=True)
     return shard_stats(root)
 
 

@@ -61,6 +61,9 @@ def test_shards_follow_the_contract(built):
     assert len({entry.lang for entry in manifest.shards}) == 10
     en = [entry for entry in manifest.shards if entry.lang == "en"]
     assert len(en) > 1 and all(entry.path.startswith("shards/en/en-") for entry in en)
+    # Exact row ranges: shards of a language differ by at most one row, none above --shard-rows.
+    assert max(e.rows for e in en) - min(e.rows for e in en) <= 1 and max(e.rows for e in en) <= 100
+    assert not (built / "shards" / ".parts").exists()
     metadata = ShardMetadata.from_json((built / "shards" / "ja" / "metadata.json").read_text())
     assert metadata.settings.max_seq_length == 512 and metadata.examples > 0
     table = pa.ipc.open_file(str(built / "shards" / "ja" / "ja-00000-of-00001.arrow")).read_all()

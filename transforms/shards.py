@@ -2,16 +2,20 @@
 
 Pipeline shape (``BuildShards.expand``)::
 
-    page files ─ ReadPages ─┬─ link targets ──┐
-                            │                 ├─ CoGroupByKey((lang, title)) ─ resolved targets ─┐
-    vocab/titles ───────────┼─────────────────┘                                                  │
-                            └─ pages ────────────────────────────────────── CoGroupByKey(page) ──┴─ BuildExamples
-    BuildExamples ─┬─ examples ─ key by (lang, hash(page) % shards) ─ GroupByKey ─ WriteShard ─┐
-                   └─ stats ─ CombinePerKey(lang) ───────────────────────────────────────────────┴─ WriteMetadata
+    page files ─ WantedTitles ─┐
+                               ├─ CoGroupByKey((lang, title)) ─ ResolveTitles ─ GroupPerFile ─┐
+    vocab/titles ──────────────┘                                                              │
+    page files ──────────────────────────────────────────────────────────────────────────────┴─ ExamplesPerFile
+    ExamplesPerFile ─┬─ parts (lang, file, rows, temp Arrow file) ─ PlanShards ─ WriteShards ─┐
+                     └─ stats ─ CombinePerKey(lang) ─────────────────────────────────────────┴─ Finish
 
-Entity resolution is a join, not a lookup table in memory: the title table of a language (entity
-titles and every redirect to them) can hold millions of rows. Rows of a shard are sorted by
-(page id, sequence index), so the output is byte-identical whatever the runner or worker count.
+Entity resolution is a join, not a lookup table in memory: a language's title table (entity
+titles and every redirect to one) can hold millions of rows. Only titles travel through the
+shuffle: each page file's distinct link targets go out, their entity ids come back, and the
+worker that builds the file's examples reads the file itself. Examples of a file go to a temporary
+Arrow part; then each language's parts are cut into shards of exact row ranges (page-file order,
+then page order), so shards hold equal row counts (+-1) and the output is byte-identical whatever
+the runner or the worker count.
 """
 
 from __future__ import annotations
@@ -20,9 +24,8 @@ import hashlib
 import io
 import json
 import math
-import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -47,6 +50,7 @@ from transforms.extract import SumStats
 from transforms.files import write_atomically
 
 STAGE = "shards"
+PARTS_DIR = ".parts"
 
 
 @dataclass(frozen=True)
@@ -72,9 +76,14 @@ class ShardInputs:
     word_vocab_size: int
 
 
-def stable_shard(page_id: int, shards: int) -> int:
-    """A shard index that does not depend on Python's hash seed."""
-    return zlib.crc32(page_id.to_bytes(8, "little", signed=True)) % shards
+@dataclass(frozen=True)
+class Part:
+    """The examples of one page file, in a temporary Arrow file."""
+
+    lang: str
+    index: int  # position of the page file among the language's files
+    rows: int
+    path: str
 
 
 def read_parquet_rows(path: str, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
@@ -84,82 +93,29 @@ def read_parquet_rows(path: str, columns: list[str] | None = None) -> Iterator[d
         yield from batch.to_pylist()
 
 
-def page_key(row: dict[str, Any]) -> str:
-    return f"{row['lang']}:{row['page_id']}"
-
-
-class ReadPagesFn(beam.DoFn):
-    """A pages Parquet file -> (page key, page row)."""
-
-    def process(self, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        for row in read_parquet_rows(path):
-            yield page_key(row), row
-
-
-def wanted_titles(element: tuple[str, dict[str, Any]]) -> Iterator[tuple[tuple[str, str], str]]:
-    """((lang, title), page key) for the page's own title and each distinct link target."""
-    key, row = element
-    titles = {row["title"]}
-    for paragraph in row["paragraphs"]:
-        for link in paragraph["links"]:
-            titles.add(link["target"])
-    for title in sorted(titles):
-        yield (row["lang"], title), key
+def wanted_titles(path: str) -> Iterator[tuple[tuple[str, str], str]]:
+    """((lang, title), page file) for every page title and distinct link target of a file."""
+    titles: set[tuple[str, str]] = set()
+    for row in read_parquet_rows(path, columns=["lang", "title", "paragraphs"]):
+        titles.add((row["lang"], row["title"]))
+        for paragraph in row["paragraphs"]:
+            for link in paragraph["links"]:
+                titles.add((row["lang"], link["target"]))
+    for key in sorted(titles):
+        yield key, path
 
 
 def resolve_titles(
     element: tuple[tuple[str, str], dict[str, list[Any]]],
 ) -> Iterator[tuple[str, tuple[str, int]]]:
-    """Join output -> (page key, (title, entity id)) for every page that wants a known title."""
+    """Join output -> (page file, (title, entity id)) for every file that wants a known title."""
     (_, title), grouped = element
     ids = grouped["entity"]
     if not ids:
         return
     entity_id = min(ids)  # one id per title; min() keeps it deterministic if a title repeats
-    for key in grouped["page"]:
-        yield key, (title, entity_id)
-
-
-class BuildExamplesFn(beam.DoFn):
-    """(page key, {page, resolved}) -> examples (tagged main) and per-language stats."""
-
-    STATS = "stats"
-
-    def __init__(self, tokenizer_path: str, settings: ShardSettings) -> None:
-        self.tokenizer_path = tokenizer_path
-        self.settings = settings
-        self._tokenizer: Any = None
-        self._examples = Metrics.counter(STAGE, "examples")
-        self._pages = Metrics.counter(STAGE, "pages")
-
-    def setup(self) -> None:
-        from transforms.tokenization import load_tokenizer
-
-        self._tokenizer = load_tokenizer(local_copy(self.tokenizer_path))
-
-    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
-        from transforms.packing import build_examples
-
-        _, grouped = element
-        if not grouped["page"]:
-            return
-        (row,) = grouped["page"]
-        resolved = dict(grouped["resolved"])
-        examples, stats = build_examples(
-            row,
-            resolved.get,
-            self._tokenizer,
-            self.settings,
-            resolved.get(row["title"], -1),
-        )
-        self._pages.inc()
-        self._examples.inc(len(examples))
-        stats = Counter(stats)
-        stats["pages"] += 1
-        stats["pages_with_entity"] += int(row["title"] in resolved)
-        for index, example in enumerate(examples):
-            yield row["lang"], (row["page_id"], index, example)
-        yield beam.pvalue.TaggedOutput(self.STATS, (row["lang"], stats))
+    for path in grouped["file"]:
+        yield path, (title, entity_id)
 
 
 def local_copy(path: str) -> str:
@@ -176,40 +132,114 @@ def local_copy(path: str) -> str:
     return local.name
 
 
-def arrow_bytes(rows: list[dict[str, Any]]) -> bytes:
-    table = pa.Table.from_pylist(rows, schema=SHARD_SCHEMA)
+def arrow_bytes(table: pa.Table) -> bytes:
     sink = io.BytesIO()
     with pa.ipc.new_file(sink, SHARD_SCHEMA) as writer:
         writer.write_table(table, max_chunksize=1024)
     return sink.getvalue()
 
 
+def read_arrow(path: str) -> pa.Table:
+    with FileSystems.open(path) as handle:
+        return pa.ipc.open_file(pa.BufferReader(handle.read())).read_all()
+
+
+class ExamplesPerFileFn(beam.DoFn):
+    """(page file, [(title, entity id)]) -> a Part with the file's examples; stats tagged."""
+
+    STATS = "stats"
+
+    def __init__(
+        self, out: str, tokenizer_path: str, settings: ShardSettings, file_index: dict[str, int]
+    ) -> None:
+        self.out = out.rstrip("/")
+        self.tokenizer_path = tokenizer_path
+        self.settings = settings
+        self.file_index = file_index
+        self._tokenizer: Any = None
+        self._examples = Metrics.counter(STAGE, "examples")
+        self._pages = Metrics.counter(STAGE, "pages")
+
+    def setup(self) -> None:
+        from transforms.tokenization import load_tokenizer
+
+        self._tokenizer = load_tokenizer(local_copy(self.tokenizer_path))
+
+    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
+        from transforms.packing import build_examples
+
+        path, grouped = element
+        if not grouped["file"]:
+            return
+        resolved = dict(grouped["resolved"])
+        rows: list[dict[str, Any]] = []
+        stats: Counter[str] = Counter()
+        lang = path.rsplit("/", 2)[-2]
+        for page in read_parquet_rows(path):
+            lang = page["lang"]
+            examples, page_stats = build_examples(
+                page, resolved.get, self._tokenizer, self.settings, resolved.get(page["title"], -1)
+            )
+            rows.extend(examples)
+            stats.update(page_stats)
+            stats["pages"] += 1
+            stats["pages_with_entity"] += int(page["title"] in resolved)
+        self._pages.inc(stats["pages"])
+        self._examples.inc(len(rows))
+        index = self.file_index[path]
+        part_path = f"{self.out}/{SHARDS_DIR}/{PARTS_DIR}/{lang}/part-{index:05d}.{SHARD_SUFFIX}"
+        write_atomically(part_path, arrow_bytes(pa.Table.from_pylist(rows, schema=SHARD_SCHEMA)))
+        yield Part(lang, index, len(rows), part_path)
+        yield beam.pvalue.TaggedOutput(self.STATS, (lang, stats))
+
+
+def shard_slices(parts: list[Part], shards: int) -> list[list[tuple[str, int, int]]]:
+    """Cut the concatenation of parts (in index order) into ``shards`` near-equal row ranges.
+
+    Returns, per shard, the (part path, offset, length) slices it is made of.
+    """
+    ordered = sorted(parts, key=lambda part: part.index)
+    total = sum(part.rows for part in ordered)
+    bounds = [total * i // shards for i in range(shards + 1)]
+    plan: list[list[tuple[str, int, int]]] = [[] for _ in range(shards)]
+    position = 0
+    for part in ordered:
+        start, end = position, position + part.rows
+        for shard in range(shards):
+            low, high = max(start, bounds[shard]), min(end, bounds[shard + 1])
+            if low < high:
+                plan[shard].append((part.path, low - start, high - low))
+        position = end
+    return plan
+
+
 def shard_path(out: str, lang: str, index: int, count: int) -> str:
     return f"{out.rstrip('/')}/{SHARDS_DIR}/{lang}/{lang}-{index:05d}-of-{count:05d}.{SHARD_SUFFIX}"
 
 
-def write_shard(out: str, lang: str, index: int, count: int, rows: list[dict[str, Any]]) -> ManifestEntry:
-    data = arrow_bytes(rows)
+def plan_shards(element: tuple[str, list[Part]], plan: ShardingPlan) -> Iterator[tuple[str, int, int, list]]:
+    """(lang, parts) -> one (lang, shard, count, slices) element per output shard."""
+    lang, parts = element
+    count = plan.shards_for(sum(part.rows for part in parts))
+    for index, slices in enumerate(shard_slices(list(parts), count)):
+        yield lang, index, count, slices
+
+
+def write_shard(out: str, element: tuple[str, int, int, list[tuple[str, int, int]]]) -> ManifestEntry:
+    """Concatenate a shard's slices (at most one shard in memory) and write it."""
+    lang, index, count, slices = element
+    tables = [read_arrow(path).slice(offset, length) for path, offset, length in slices]
+    table = pa.concat_tables(tables) if tables else SHARD_SCHEMA.empty_table()
+    data = arrow_bytes(table.combine_chunks())
     path = shard_path(out, lang, index, count)
     write_atomically(path, data)
-    relative = path[len(out.rstrip("/")) + 1 :]
     return ManifestEntry(
-        path=relative, lang=lang, rows=len(rows), bytes=len(data), sha256=hashlib.sha256(data).hexdigest()
+        path=path[len(out.rstrip("/")) + 1 :],
+        lang=lang,
+        rows=table.num_rows,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
     )
-
-
-class WriteShardFn(beam.DoFn):
-    """((lang, shard), [(page id, index, example)]) -> one Arrow file; yields its manifest entry."""
-
-    def __init__(self, out: str) -> None:
-        self.out = out
-
-    def process(
-        self, element: tuple[tuple[str, int, int], Iterable[tuple[int, int, dict[str, Any]]]]
-    ) -> Iterator[ManifestEntry]:
-        (lang, index, count), examples = element
-        rows = [example for _, _, example in sorted(examples, key=lambda item: (item[0], item[1]))]
-        yield write_shard(self.out, lang, index, count, rows)
 
 
 def finish_outputs(
@@ -217,17 +247,9 @@ def finish_outputs(
     settings: ShardSettings,
     entries: list[ManifestEntry],
     stats: list[tuple[str, dict[str, int]]],
-    shard_counts: dict[str, int],
 ) -> str:
-    """Empty files for shards no page hashed to, metadata.json per language, manifest.json."""
-    present = {(entry.lang, entry.path) for entry in entries}
-    entries = list(entries)
-    for lang, count in shard_counts.items():
-        for index in range(count):
-            relative = shard_path("", lang, index, count).lstrip("/")
-            if (lang, relative) not in present:
-                entries.append(write_shard(inputs.out, lang, index, count, []))
-    entries.sort(key=lambda entry: entry.path)
+    """metadata.json per language, manifest.json and the stage report."""
+    entries = sorted(entries, key=lambda entry: entry.path)
     per_lang = dict(stats)
     for lang in sorted({entry.lang for entry in entries} | set(per_lang)):
         lang_stats = per_lang.get(lang, {})
@@ -266,66 +288,52 @@ def finish_outputs(
     return path
 
 
-def key_by_shard(
-    element: tuple[str, tuple[int, int, dict[str, Any]]], counts: dict[str, int]
-) -> tuple[tuple[str, int, int], tuple[int, int, dict[str, Any]]]:
-    """(lang, (page id, index, example)) -> ((lang, shard, shard count), same item)."""
-    lang, item = element
-    return (lang, stable_shard(item[0], counts[lang]), counts[lang]), item
-
-
 class BuildShards(beam.PTransform):
     """Page files + title table -> shard files, metadata and manifest. Returns the manifest path."""
 
     def __init__(
-        self,
-        inputs: ShardInputs,
-        settings: ShardSettings,
-        plan: ShardingPlan,
+        self, inputs: ShardInputs, settings: ShardSettings, plan: ShardingPlan, page_files: list[str]
     ) -> None:
         super().__init__()
         self.inputs = inputs
         self.settings = settings
         self.plan = plan
+        # Position of each page file within its language: the order of the examples.
+        per_lang: dict[str, list[str]] = {}
+        for path in sorted(page_files):
+            per_lang.setdefault(path.rsplit("/", 2)[-2], []).append(path)
+        self.file_index = {path: i for paths in per_lang.values() for i, path in enumerate(paths)}
 
     def expand(self, sources: dict[str, beam.PCollection]) -> beam.PCollection:
-        pages = sources["page_files"] | "ReadPages" >> beam.ParDo(ReadPagesFn())
-        titles = sources["titles"]
+        files = sources["page_files"]
         resolved = (
-            {
-                "page": pages | "WantedTitles" >> beam.FlatMap(wanted_titles),
-                "entity": titles,
-            }
+            {"file": files | "WantedTitles" >> beam.FlatMap(wanted_titles), "entity": sources["titles"]}
             | "JoinTitles" >> beam.CoGroupByKey()
             | "ResolveTitles" >> beam.FlatMap(resolve_titles)
         )
         built = (
-            {"page": pages, "resolved": resolved}
-            | "GroupPerPage" >> beam.CoGroupByKey()
-            | "BuildExamples"
-            >> beam.ParDo(BuildExamplesFn(self.inputs.tokenizer_path, self.settings)).with_outputs(
-                BuildExamplesFn.STATS, main="examples"
-            )
+            {"file": files | "KeyFiles" >> beam.Map(lambda path: (path, path)), "resolved": resolved}
+            | "GroupPerFile" >> beam.CoGroupByKey()
+            | "ExamplesPerFile"
+            >> beam.ParDo(
+                ExamplesPerFileFn(self.inputs.out, self.inputs.tokenizer_path, self.settings, self.file_index)
+            ).with_outputs(ExamplesPerFileFn.STATS, main="parts")
         )
-        examples = built.examples
-        plan = self.plan
-        counts = examples | "CountPerLanguage" >> beam.combiners.Count.PerKey()
-        shard_counts = counts | "ShardCounts" >> beam.MapTuple(
-            lambda lang, rows: (lang, plan.shards_for(rows))
-        )
+        out, plan = self.inputs.out, self.plan
         entries = (
-            examples
-            | "KeyByShard" >> beam.Map(key_by_shard, counts=beam.pvalue.AsDict(shard_counts))
-            | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShards" >> beam.ParDo(WriteShardFn(self.inputs.out))
+            built.parts
+            | "KeyPartsByLanguage" >> beam.Map(lambda part: (part.lang, part))
+            | "PartsPerLanguage" >> beam.GroupByKey()
+            | "PlanShards" >> beam.FlatMap(plan_shards, plan=plan)
+            | "SpreadShards" >> beam.Reshuffle()
+            | "WriteShards" >> beam.Map(lambda element: write_shard(out, element))
         )
-        stats = built[BuildExamplesFn.STATS] | "SumStats" >> beam.CombinePerKey(SumStats())
+        stats = built[ExamplesPerFileFn.STATS] | "SumStats" >> beam.CombinePerKey(SumStats())
         inputs, settings = self.inputs, self.settings
         return sources["impulse"] | "Finish" >> beam.Map(
-            lambda _, entries_, stats_, counts_: finish_outputs(inputs, settings, entries_, stats_, counts_),
+            lambda _, entries_, stats_: finish_outputs(inputs, settings, entries_, stats_),
             entries_=beam.pvalue.AsList(entries),
             stats_=beam.pvalue.AsList(stats),
-            counts_=beam.pvalue.AsDict(shard_counts),
         )
 
 
