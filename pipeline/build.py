@@ -19,12 +19,20 @@ from typing import Any
 import click
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.options import BEAM_COMMAND_SETTINGS, BEAM_EPILOG, UserError, beam_options, is_dry_run
+from pipeline.options import (
+    BEAM_COMMAND_SETTINGS,
+    BEAM_EPILOG,
+    UserError,
+    beam_options,
+    is_dry_run,
+    parse_langs_option,
+)
+from pipeline.shards import shard_options
 from schemas.pages import ERRORS_DIR, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
 from schemas.shards import MANIFEST, SHARDS_DIR, ShardSettings
 from schemas.vocab import VOCAB_DIR
 from transforms.files import write_atomically
-from transforms.languages import parse_language_list
+from transforms.shards import ShardingPlan
 
 STAGES = ("fetch", "extract", "vocab", "tokenizer", "shards", "verify")
 # Files at most this big are hashed whole for fingerprints; bigger ones by size plus head and tail
@@ -125,8 +133,7 @@ class BuildSettings:
     min_languages: int
     vocab_size: int
     shard_settings: ShardSettings
-    shard_rows: int
-    num_shards: int | None
+    sharding: ShardingPlan
     force: tuple[str, ...]
 
 
@@ -160,7 +167,6 @@ def run_build(
     from pipeline.tokenizer import TrainSettings, train_tokenizer
     from pipeline.vocab import VocabSettings, run_vocab_build
     from transforms.extract import ExtractSettings
-    from transforms.shards import ShardingPlan
 
     results: list[StageResult] = []
     langs = settings.langs
@@ -229,7 +235,7 @@ def run_build(
         )  # fmt: skip
         tokenizer_path = resolve_tokenizer_path(out, None)
 
-    plan = ShardingPlan(settings.num_shards, settings.shard_rows)
+    plan = settings.sharding
     results.append(
         run_stage(
             out, "shards",
@@ -341,15 +347,7 @@ Examples:
 )
 @click.option("--min-languages", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--vocab-size", type=click.IntRange(min=1), default=1_200_000, show_default=True)
-@click.option("--max-seq-length", type=click.IntRange(min=8), default=512, show_default=True)
-@click.option("--max-entity-length", type=click.IntRange(min=1), default=128, show_default=True)
-@click.option("--max-mention-length", type=click.IntRange(min=1), default=30, show_default=True)
-@click.option("--min-sentence-length", type=click.IntRange(min=0), default=5, show_default=True)
-@click.option("--include-unk-entities", is_flag=True, help="Keep links outside the vocabulary as [UNK].")
-@click.option("--shard-rows", type=click.IntRange(min=1), default=20_000, show_default=True)
-@click.option(
-    "--num-shards", type=click.IntRange(min=1), default=None, help="Fixed shard count per language."
-)
+@shard_options
 @click.option(
     "--force", type=click.Choice(STAGES[1:5]), multiple=True, help="Run this stage even if it is done."
 )
@@ -366,22 +364,14 @@ def build_command(
     interwiki: str,
     min_languages: int,
     vocab_size: int,
-    max_seq_length: int,
-    max_entity_length: int,
-    max_mention_length: int,
-    min_sentence_length: int,
-    include_unk_entities: bool,
-    shard_rows: int,
-    num_shards: int | None,
+    shard_settings: ShardSettings,
+    sharding: ShardingPlan,
     force: tuple[str, ...],
     as_json: bool,
     beam_args: list[str],
     workers: int | None,
 ) -> None:
-    try:
-        lang_list = parse_language_list(langs) if langs else None
-    except ValueError as error:
-        raise UserError(f"--langs: {error}") from error
+    lang_list = parse_langs_option(langs)
     settings = BuildSettings(
         langs=lang_list,
         source=source,
@@ -392,15 +382,8 @@ def build_command(
         interwiki=interwiki,
         min_languages=min_languages,
         vocab_size=vocab_size,
-        shard_settings=ShardSettings(
-            max_seq_length=max_seq_length,
-            max_entity_length=max_entity_length,
-            max_mention_length=max_mention_length,
-            min_sentence_length=min_sentence_length,
-            include_unk_entities=include_unk_entities,
-        ),
-        shard_rows=shard_rows,
-        num_shards=num_shards,
+        shard_settings=shard_settings,
+        sharding=sharding,
         force=force,
     )
     results = run_build(out, settings, beam_args, workers)

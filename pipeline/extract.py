@@ -18,6 +18,7 @@ from pipeline.options import (
     beam_options,
     create_pipeline,
     is_dry_run,
+    parse_langs_option,
     pipeline_options,
 )
 from schemas.dumps import DUMPSTATUS, index_name_for, is_articles_file, lang_of_wiki, wiki_name
@@ -315,10 +316,7 @@ def extract_command(
     beam_args: list[str],
     workers: int | None,
 ) -> None:
-    try:
-        lang_list = parse_language_list(langs) if langs else None
-    except ValueError as error:
-        raise UserError(f"--langs: {error}") from error
+    lang_list = parse_langs_option(langs)
     dumps_root = f"{out.rstrip('/')}/{DUMPS_DIR}"
     if source == "sample":
         from pipeline.sample import SAMPLE_DATE, SAMPLE_LANGS, write_sample_mirror

@@ -40,6 +40,18 @@ class UserError(click.ClickException):
         click.echo(f"Error: {self.format_message()}", err=True, file=file)
 
 
+def parse_langs_option(value: str | None) -> list[str] | None:
+    """``--langs`` text -> language codes (None when not given); UserError naming a bad code."""
+    from transforms.languages import parse_language_list
+
+    if not value:
+        return None
+    try:
+        return parse_language_list(value)
+    except ValueError as error:
+        raise UserError(f"--langs: {error}") from error
+
+
 def _all_option_classes() -> list[type[PipelineOptions]]:
     found: list[type[PipelineOptions]] = []
     pending = list(PipelineOptions.__subclasses__())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -22,13 +23,13 @@ from pipeline.options import (
     beam_options,
     create_pipeline,
     is_dry_run,
+    parse_langs_option,
     pipeline_options,
 )
 from schemas.pages import PAGES_DIR
 from schemas.shards import MANIFEST, SHARDS_DIR, Manifest, ShardSettings
 from schemas.vocab import ENTITIES_PARQUET, ENTITY_VOCAB_JSONL, VOCAB_DIR
 from schemas.vocab_tables import TITLES_DIR
-from transforms.languages import parse_language_list
 from transforms.shards import (
     PARTS_DIR,
     BuildShards,
@@ -273,6 +274,48 @@ def render_example(row: dict[str, Any], tokenizer: Any, titles: dict[int, str]) 
 # Commands
 
 
+def shard_options(command: Any) -> Any:
+    """The shard settings flags, handed to the command as ``shard_settings`` and ``sharding``."""
+
+    @click.option("--max-seq-length", type=click.IntRange(min=8), default=512, show_default=True)
+    @click.option("--max-entity-length", type=click.IntRange(min=1), default=128, show_default=True)
+    @click.option("--max-mention-length", type=click.IntRange(min=1), default=30, show_default=True)
+    @click.option("--min-sentence-length", type=click.IntRange(min=0), default=5, show_default=True)
+    @click.option("--include-unk-entities", is_flag=True, help="Keep links outside the vocabulary as [UNK].")
+    @click.option(
+        "--shard-rows",
+        type=click.IntRange(min=1),
+        default=20_000,
+        show_default=True,
+        help="Examples per shard (the shard count per language follows).",
+    )
+    @click.option("--num-shards", type=click.IntRange(min=1), default=None,
+                  help="Fixed shard count per language (e.g. ranks x loader workers).")  # fmt: skip
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any,
+        max_seq_length: int,
+        max_entity_length: int,
+        max_mention_length: int,
+        min_sentence_length: int,
+        include_unk_entities: bool,
+        shard_rows: int,
+        num_shards: int | None,
+        **kwargs: Any,
+    ) -> Any:
+        kwargs["shard_settings"] = ShardSettings(
+            max_seq_length=max_seq_length,
+            max_entity_length=max_entity_length,
+            max_mention_length=max_mention_length,
+            min_sentence_length=min_sentence_length,
+            include_unk_entities=include_unk_entities,
+        )
+        kwargs["sharding"] = ShardingPlan(num_shards, shard_rows)
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
 @click.group("shards", help="Build and inspect the Arrow pretraining shards.")
 def shards_group() -> None:
     pass
@@ -293,52 +336,22 @@ Examples:
 @click.option("--out", required=True, help="Work directory (local path or gs://...).")
 @click.option("--tokenizer", default=None, help="sentencepiece .model file or a directory with one.")
 @click.option("--langs", default=None, help="Comma-separated languages (default: all extracted).")
-@click.option("--max-seq-length", type=click.IntRange(min=8), default=512, show_default=True)
-@click.option("--max-entity-length", type=click.IntRange(min=1), default=128, show_default=True)
-@click.option("--max-mention-length", type=click.IntRange(min=1), default=30, show_default=True)
-@click.option("--min-sentence-length", type=click.IntRange(min=0), default=5, show_default=True)
-@click.option("--include-unk-entities", is_flag=True, help="Keep links outside the vocabulary as [UNK].")
-@click.option(
-    "--shard-rows",
-    type=click.IntRange(min=1),
-    default=20_000,
-    show_default=True,
-    help="Target examples per shard (the shard count per language follows).",
-)
-@click.option("--num-shards", type=click.IntRange(min=1), default=None,
-              help="Fixed shard count per language (e.g. ranks x loader workers).")  # fmt: skip
+@shard_options
 @click.option("--json", "as_json", is_flag=True, help="Print the stats as JSON.")
 @beam_options
 def build_command(
     out: str,
     tokenizer: str | None,
     langs: str | None,
-    max_seq_length: int,
-    max_entity_length: int,
-    max_mention_length: int,
-    min_sentence_length: int,
-    include_unk_entities: bool,
-    shard_rows: int,
-    num_shards: int | None,
+    shard_settings: ShardSettings,
+    sharding: ShardingPlan,
     as_json: bool,
     beam_args: list[str],
     workers: int | None,
 ) -> None:
-    try:
-        lang_list = parse_language_list(langs) if langs else None
-    except ValueError as error:
-        raise UserError(f"--langs: {error}") from error
-    settings = ShardSettings(
-        max_seq_length=max_seq_length,
-        max_entity_length=max_entity_length,
-        max_mention_length=max_mention_length,
-        min_sentence_length=min_sentence_length,
-        include_unk_entities=include_unk_entities,
-    )
+    lang_list = parse_langs_option(langs)
     started = time.monotonic()
-    stats = run_shards(
-        out, tokenizer, settings, ShardingPlan(num_shards, shard_rows), lang_list, beam_args, workers
-    )
+    stats = run_shards(out, tokenizer, shard_settings, sharding, lang_list, beam_args, workers)
     if as_json:
         click.echo(json.dumps(stats, indent=1))
     else:
@@ -352,7 +365,7 @@ def build_command(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--plot", "plot_path", default=None, help="Write a PNG with the distributions.")
 def stats_command(workdir: str, langs: str | None, as_json: bool, plot_path: str | None) -> None:
-    stats = shard_stats(workdir, parse_language_list(langs) if langs else None)
+    stats = shard_stats(workdir, parse_langs_option(langs))
     if as_json:
         click.echo(json.dumps(stats, indent=1))
     else:

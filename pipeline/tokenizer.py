@@ -24,10 +24,9 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.options import UserError
+from pipeline.options import UserError, parse_langs_option
 from schemas.pages import PAGES_DIR
 from schemas.tokens import WordIdConvention
-from transforms.languages import parse_language_list
 from transforms.sentences import split_sentences
 
 TOKENIZER_DIR = "tokenizer"
@@ -354,10 +353,7 @@ def train_command(
     threads: int,
     as_json: bool,
 ) -> None:
-    try:
-        lang_list = parse_language_list(langs) if langs else None
-    except ValueError as error:
-        raise UserError(f"--langs: {error}") from error
+    lang_list = parse_langs_option(langs)
     settings = TrainSettings(
         vocab_size=vocab_size,
         sample_sentences=sample_sentences,

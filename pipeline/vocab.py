@@ -32,6 +32,7 @@ from pipeline.options import (
     UserError,
     beam_options,
     create_pipeline,
+    parse_langs_option,
     pipeline_options,
 )
 from schemas.dumps import page_props_file_name, wiki_name
@@ -47,7 +48,6 @@ from schemas.vocab import (
     VOCAB_STATS,
 )
 from schemas.vocab_tables import TITLES_DIR, VOCAB_REPORT, language_table_name
-from transforms.languages import parse_language_list
 from transforms.vocab import (
     LINKS,
     QUANTILES,
@@ -329,15 +329,6 @@ def top_entities(workdir: str, top: int) -> list[dict[str, Any]]:
     return out
 
 
-def _parse_langs(value: str | None) -> list[str] | None:
-    if not value:
-        return None
-    try:
-        return parse_language_list(value)
-    except ValueError as error:
-        raise UserError(f"--langs: {error}") from error
-
-
 def _console() -> Console:
     return Console(width=max(120, shutil.get_terminal_size((120, 40)).columns), highlight=False)
 
@@ -396,7 +387,7 @@ def build_command(
     started = time.monotonic()
     report = run_vocab_build(
         workdir,
-        langs=_parse_langs(langs),
+        langs=parse_langs_option(langs),
         interwiki=interwiki,
         dump_date=dump_date,
         settings=settings,
@@ -419,7 +410,7 @@ def build_command(
 def stats_command(workdir: str, langs: str | None, top: int, plot_file: str | None, as_json: bool) -> None:
     """Entity vocabulary statistics: coverage per language, distributions, top entities."""
     stats = load_stats(workdir)
-    chosen = _parse_langs(langs)
+    chosen = parse_langs_option(langs)
     per_language = stats["per_language"]
     if chosen:
         unknown = [lang for lang in chosen if lang not in per_language]
@@ -660,7 +651,7 @@ def lookup_entities(workdir: str, query: str, lang: str | None = None, mentions:
 def lookup_command(workdir: str, query: str, lang: str | None, mentions: int, as_json: bool) -> None:
     """Show an entity by title (``Berlin``, ``de:Berlin``), Q-id (``Q64``) or entity id."""
     if lang is not None:
-        lang = _parse_langs(lang)[0]  # type: ignore[index]
+        lang = parse_langs_option(lang)[0]  # type: ignore[index]
     hits = lookup_entities(workdir, query, lang, mentions)
     if as_json:
         click.echo(json.dumps([asdict(hit) for hit in hits], indent=1, ensure_ascii=False))
