@@ -51,6 +51,6 @@ spec="."
 [ -n "$extras" ] && spec=".[$extras]"
 pip_install -e "$spec"
 rm -f "$log"
-.venv/bin/python -c 'import apache_beam, icu, mwparserfromhell, sentencepiece, pyarrow' \
+.venv/bin/python -c 'import logging; logging.getLogger().addHandler(logging.NullHandler()); import apache_beam, icu, mwparserfromhell, sentencepiece, pyarrow' \
   || { echo "setup failed: a core dependency does not import" >&2; exit 1; }
 echo "ready: .venv/bin/mluke-data" >&2
