@@ -289,6 +289,12 @@ def shard_options(command: Any) -> Any:
         show_default=True,
         help="Examples per shard (the shard count per language follows).",
     )
+    @click.option(
+        "--shard-mb",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="Target shard size in MB instead of --shard-rows (rows stay equal across shards).",
+    )
     @click.option("--num-shards", type=click.IntRange(min=1), default=None,
                   help="Fixed shard count per language (e.g. ranks x loader workers).")  # fmt: skip
     @functools.wraps(command)
@@ -300,6 +306,7 @@ def shard_options(command: Any) -> Any:
         min_sentence_length: int,
         include_unk_entities: bool,
         shard_rows: int,
+        shard_mb: float | None,
         num_shards: int | None,
         **kwargs: Any,
     ) -> Any:
@@ -310,7 +317,8 @@ def shard_options(command: Any) -> Any:
             min_sentence_length=min_sentence_length,
             include_unk_entities=include_unk_entities,
         )
-        kwargs["sharding"] = ShardingPlan(num_shards, shard_rows)
+        shard_bytes = int(shard_mb * 1024 * 1024) if shard_mb else None
+        kwargs["sharding"] = ShardingPlan(num_shards, shard_rows, shard_bytes)
         return command(*args, **kwargs)
 
     return wrapper

@@ -55,14 +55,17 @@ PARTS_DIR = ".parts"
 
 @dataclass(frozen=True)
 class ShardingPlan:
-    """How many shards each language gets: a fixed count, or from a target of rows per shard."""
+    """How many shards each language gets: a fixed count, or from a target of rows or bytes per shard."""
 
     num_shards: int | None = None
     shard_rows: int = 20_000
+    shard_bytes: int | None = None
 
-    def shards_for(self, rows: int) -> int:
+    def shards_for(self, rows: int, size: int = 0) -> int:
         if self.num_shards:
             return self.num_shards
+        if self.shard_bytes:
+            return max(1, math.ceil(size / self.shard_bytes))
         return max(1, math.ceil(rows / self.shard_rows))
 
 
@@ -84,6 +87,7 @@ class Part:
     index: int  # position of the page file among the language's files
     rows: int
     path: str
+    bytes: int = 0
 
 
 def read_parquet_rows(path: str, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
@@ -188,8 +192,9 @@ class ExamplesPerFileFn(beam.DoFn):
         self._examples.inc(len(rows))
         index = self.file_index[path]
         part_path = f"{self.out}/{SHARDS_DIR}/{PARTS_DIR}/{lang}/part-{index:05d}.{SHARD_SUFFIX}"
-        write_atomically(part_path, arrow_bytes(pa.Table.from_pylist(rows, schema=SHARD_SCHEMA)))
-        yield Part(lang, index, len(rows), part_path)
+        data = arrow_bytes(pa.Table.from_pylist(rows, schema=SHARD_SCHEMA))
+        write_atomically(part_path, data)
+        yield Part(lang, index, len(rows), part_path, len(data))
         yield beam.pvalue.TaggedOutput(self.STATS, (lang, stats))
 
 
@@ -220,7 +225,7 @@ def shard_path(out: str, lang: str, index: int, count: int) -> str:
 def plan_shards(element: tuple[str, list[Part]], plan: ShardingPlan) -> Iterator[tuple[str, int, int, list]]:
     """(lang, parts) -> one (lang, shard, count, slices) element per output shard."""
     lang, parts = element
-    count = plan.shards_for(sum(part.rows for part in parts))
+    count = plan.shards_for(sum(part.rows for part in parts), sum(part.bytes for part in parts))
     for index, slices in enumerate(shard_slices(list(parts), count)):
         yield lang, index, count, slices
 
