@@ -140,6 +140,13 @@ def export(source, out_dir, tokenizer, entity_vocab, max_entity_length) -> None:
     click.echo(f"exported step {record['step']} of {record['checkpoint']} to {out_dir}", err=True)
 
 
+# Fine-tuning and scoring (training/finetune.py; it loads torch only when a command runs).
+from .finetune import evaluate_group, finetune_group  # noqa: E402
+
+main.add_command(finetune_group)
+main.add_command(evaluate_group)
+
+
 if __name__ == "__main__":  # python -m training.cli
     try:
         main()
