@@ -191,7 +191,7 @@ def run_build(
         if not langs or not dump_date:
             raise UserError("a build from a mirror needs --langs and --dump-date (a date or 'latest')")
         plan = run_fetch(langs=",".join(langs), dump_date=dump_date, out=out, mirror=settings.mirror,
-                         beam_args=beam_args)  # fmt: skip
+                         beam_args=beam_args, workers=workers, messages_to_stderr=True)  # fmt: skip
         # Languages may end up on different dates ('latest'); extract then takes each one's newest.
         dates = set(plan.dates.values())
         dump_date = dates.pop() if len(dates) == 1 else None
@@ -272,7 +272,7 @@ def build_summary(out: str, results: list[StageResult]) -> dict[str, Any]:
     if FileSystems.exists(vocab_report_path):
         with FileSystems.open(vocab_report_path) as handle:
             vocab = json.loads(handle.read())
-        vocab_size = vocab.get("num_entities") or vocab.get("entities") or vocab.get("vocab_size")
+        vocab_size = vocab.get("entities")
     languages = {}
     for lang in sorted(set(extract) | set(shards)):
         languages[lang] = {
@@ -293,7 +293,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     console = Console(width=100)
-    table = Table(title=f"mluke-data build (entity vocabulary: {summary['vocab_size']} entries)")
+    table = Table(title=f"mluke-data build (entity vocabulary: {summary['vocab_size']} entities + 4 special)")
     for column in ("lang", "pages", "examples", "tokens", "entity mentions"):
         table.add_column(column, justify="left" if column == "lang" else "right")
     for lang, row in summary["languages"].items():

@@ -582,9 +582,15 @@ def run_fetch(
     contact: str | None = None,
     beam_args: Sequence[str] = (),
     workers: int | None = None,
+    messages_to_stderr: bool = False,
 ) -> Plan:
-    """Everything ``mluke-data fetch`` does; returns the plan. Raises UserError on user mistakes."""
-    say = click.echo
+    """Everything ``mluke-data fetch`` does; returns the plan. Raises UserError on user mistakes.
+
+    ``messages_to_stderr`` keeps stdout free for a caller's own output (``build --json``).
+    """
+
+    def say(text: str) -> None:
+        click.echo(text, err=messages_to_stderr)
 
     def warn(text: str) -> None:
         click.echo(text, err=True)

@@ -187,3 +187,22 @@ def test_pretrain_and_export_on_the_built_shards(built, tmp_path):
     entity = next(e for e in ours.values() if e["id"] >= 4 and len(e["entities"]) >= 3)
     (title_a, lang_a), (title_b, lang_b) = entity["entities"][:2]
     assert vocab[f"{lang_a}:{title_a}"] == vocab[f"{lang_b}:{title_b}"] == entity["id"]
+
+
+def test_build_from_a_mirror_over_http(tmp_path):
+    """The default source: fetch from a mirror (the sample served on 127.0.0.1), then every stage."""
+    from fetch_server import MirrorServer
+
+    from pipeline.sample import write_sample_mirror
+
+    with MirrorServer(tmp_path / "mirror") as server:
+        write_sample_mirror(str(server.root), langs=["en", "de", "ja"])
+        args = ["build", "--langs", "en,de,ja", "--dump-date", "latest", "--mirror", server.url,
+                "--min-languages", "2", "--tokenizer-vocab-size", "1000", "--workers", "1", "--json"]  # fmt: skip
+        result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "work")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # fetch's messages go to stderr under --json
+    assert {row["stage"]: row["status"] for row in summary["stages"]}["fetch"] == "ran"
+    assert set(summary["languages"]) == {"en", "de", "ja"}
+    assert all(row["examples"] > 0 for row in summary["languages"].values())
+    assert (tmp_path / "work" / "dumps" / "jawiki" / "20261101" / "dumpstatus.json").exists()
