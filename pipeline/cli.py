@@ -23,7 +23,11 @@ from pipeline.vocab import vocab_group  # noqa: E402
     help="""Multilingual Wikipedia entity data for mLUKE-style pretraining.
 
 \b
-  build     every stage in order, skipping finished ones (start here)
+Start here:
+  build     every stage in order, skipping finished ones
+            (mluke-data build --source sample --out ./out)
+
+\b
 Stages (each an Apache Beam pipeline; local runs use all cores):
   fetch     download Wikipedia dumps from a mirror, verified and resumable
   extract   dumps -> paragraphs with hyperlink spans, redirects, dead letters
