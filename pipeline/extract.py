@@ -21,6 +21,7 @@ from pipeline.options import (
     parse_langs_option,
     pipeline_options,
 )
+from pipeline.progress import FileProgress
 from schemas.dumps import DUMPSTATUS, index_name_for, is_articles_file, lang_of_wiki, wiki_name
 from schemas.pages import ERRORS_DIR, EXTRACT_REPORT, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
 from transforms.dumpreader import WorkItem, plan_multistream
@@ -184,7 +185,9 @@ def run_extract(
     if not is_dry_run(beam_args):
         clear_outputs(out, langs)
     options = pipeline_options(beam_args, workers=workers)
-    with create_pipeline(options) as pipeline:
+    # Each work item finishes by renaming its pages shard into place.
+    progress = FileProgress("extract", f"{out.rstrip('/')}/{PAGES_DIR}/*/*.parquet", len(items))
+    with progress, create_pipeline(options) as pipeline:
         (
             pipeline
             | "WorkItems" >> beam.Create(items, reshuffle=False)
@@ -204,12 +207,12 @@ def print_summary(report: dict[str, Any], seconds: float) -> None:
     table = Table(title=f"extract: {report.get('work_items', '?')} work items in {seconds:.1f} s")
     columns = [
         ("lang", "lang"),
-        ("pages read", "pages_read"),
+        ("read", "pages_read"),
         ("articles", "article"),
         ("redirects", "redirect"),
         ("other ns", "skipped_namespace"),
-        ("redirect out", "skipped_redirect_target"),
-        ("dead letters", "dead_letter"),
+        ("redir out", "skipped_redirect_target"),
+        ("dead", "dead_letter"),
         ("paragraphs", "paragraphs"),
         ("links", "links"),
     ]
@@ -217,7 +220,7 @@ def print_summary(report: dict[str, Any], seconds: float) -> None:
         table.add_column(title, justify="left" if title == "lang" else "right")
     for lang, stats in report["languages"].items():
         table.add_row(lang, *[f"{stats.get(key, 0):,}" for _, key in columns[1:]])
-    Console(stderr=False).print(table)
+    Console(width=max(100, Console().width)).print(table)
     reasons = {
         key: value
         for stats in report["languages"].values()

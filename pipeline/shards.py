@@ -26,8 +26,9 @@ from pipeline.options import (
     parse_langs_option,
     pipeline_options,
 )
+from pipeline.progress import FileProgress
 from schemas.pages import PAGES_DIR
-from schemas.shards import MANIFEST, SHARDS_DIR, Manifest, ShardSettings
+from schemas.shards import MANIFEST, SHARD_SUFFIX, SHARDS_DIR, Manifest, ShardSettings
 from schemas.vocab import ENTITIES_PARQUET, ENTITY_VOCAB_JSONL, VOCAB_DIR
 from schemas.vocab_tables import TITLES_DIR
 from transforms.shards import (
@@ -120,7 +121,9 @@ def run_shards(
     if stale and not is_dry_run(beam_args):
         FileSystems.delete(stale)
     options = pipeline_options(beam_args, workers=workers)
-    with create_pipeline(options) as pipeline:
+    # Each page file finishes by renaming its examples part into place.
+    parts = f"{root}/{SHARDS_DIR}/{PARTS_DIR}/*/*.{SHARD_SUFFIX}"
+    with FileProgress("shards", parts, len(page_files), "page files"), create_pipeline(options) as pipeline:
         sources = {
             "page_files": pipeline | "PageFiles" >> beam.Create(page_files),
             "titles": pipeline
