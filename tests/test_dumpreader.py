@@ -198,3 +198,23 @@ def test_isolation_guards_timeout_memory_and_recursion():
     assert ok("abc") == 3
     ok.close()
     deep.close()
+
+
+def _fake_batch_parser(texts: list[str], lang: str, siteinfo: object) -> list[tuple]:
+    if "HANG" in texts:
+        _sleep_forever("x")
+    return [("ok", text.upper()) for text in texts]
+
+
+def test_a_batch_that_hangs_is_parsed_again_page_by_page():
+    from transforms.extract import ExtractSettings, PageParser
+    from transforms.titles import SiteInfo
+
+    parser = PageParser(ExtractSettings(isolation="none"))
+    parser._isolated = IsolatedFunction(_fake_batch_parser, timeout_s=1.5)
+    try:
+        results = parser.parse(["a", "HANG", "b"], "en", None, SiteInfo.build("en"))
+    finally:
+        parser.close()
+    assert results[0] == ("ok", "A") and results[2] == ("ok", "B")
+    assert results[1][:2] == ("error", "timeout")

@@ -161,33 +161,81 @@ def classify_page(
     return None
 
 
-def parse_outcome(lang: str, raw: RawPage, parse: Any) -> PageOutcome:
-    """Run the (possibly isolated) parser and turn failures into dead letters."""
-    try:
-        article = parse(raw.text, lang)
-    except IsolatedCallError as error:
-        reason = _ISOLATION_REASONS.get(error.kind, "parse_error")
-        message = f"{error.kind}: {error.message}"
-    except RecursionError:
-        reason, message = "recursion", "RecursionError: maximum recursion depth exceeded"
-    except Exception as error:  # any parser bug becomes a dead letter, never a failed job
-        reason, message = "parse_error", f"{type(error).__name__}: {error}"
-    else:
-        return PageOutcome("article", article_record(lang, raw, article))
+ParseResult = tuple  # ("ok", ExtractedArticle) or ("error", kind, message)
+
+
+def parse_outcome(lang: str, raw: RawPage, result: ParseResult) -> PageOutcome:
+    """An article, or a dead letter naming why the parser failed on the page."""
+    if result[0] == "ok":
+        return PageOutcome("article", article_record(lang, raw, result[1]))
+    _, kind, message = result
+    reason = _ISOLATION_REASONS.get(kind, "parse_error")
     return PageOutcome(
-        "dead_letter", dead_letter(lang, raw.page_id, raw.title, reason, message, raw.source), reason
+        "dead_letter",
+        dead_letter(lang, raw.page_id, raw.title, reason, f"{kind}: {message}", raw.source),
+        reason,
     )
+
+
+def parse_pages(texts: list[str], site: SiteInfo) -> list[ParseResult]:
+    """Parse each text; a failure is reported for its page only (never raised)."""
+    results: list[ParseResult] = []
+    for text in texts:
+        try:
+            results.append(("ok", extract_article(text, site)))
+        except RecursionError:
+            results.append(("error", "RecursionError", "maximum recursion depth exceeded"))
+        except MemoryError:
+            raise  # the isolated caller retries page by page to find the culprit
+        except Exception as error:  # any parser bug becomes a dead letter, never a failed job
+            results.append(("error", type(error).__name__, str(error)))
+    return results
 
 
 _SITES: dict[str, SiteInfo] = {}
 
 
-def _parse_in_child(text: str, lang: str, siteinfo: dict[str, Any] | None = None) -> ExtractedArticle:
+def _parse_in_child(texts: list[str], lang: str, siteinfo: dict[str, Any] | None = None) -> list[ParseResult]:
     key = lang + json.dumps(siteinfo, sort_keys=True)
     site = _SITES.get(key)
     if site is None:
         site = _SITES[key] = site_from_siteinfo(lang, siteinfo)
-    return extract_article(text, site)
+    return parse_pages(texts, site)
+
+
+class PageParser:
+    """Parses batches of pages in-process or in the guarded child process.
+
+    Batching pays the round trip to the child (pickling, two context switches) once per batch
+    instead of once per page. A batch that times out or kills the child is parsed again page by
+    page, each page with the full timeout, so only the page at fault is dead-lettered.
+    """
+
+    def __init__(self, settings: ExtractSettings) -> None:
+        self.settings = settings
+        self._isolated: IsolatedFunction | None = None
+        if settings.isolation == "process":
+            self._isolated = IsolatedFunction(
+                _parse_in_child,
+                timeout_s=settings.parse_timeout_s,
+                memory_bytes=settings.parse_memory_mb * 1024 * 1024,
+            )
+
+    def parse(
+        self, texts: list[str], lang: str, siteinfo: dict[str, Any] | None, site: SiteInfo
+    ) -> list[ParseResult]:
+        if self._isolated is None:
+            return parse_pages(texts, site)
+        try:
+            return self._isolated(texts, lang, siteinfo)
+        except IsolatedCallError as error:
+            if len(texts) == 1:
+                return [("error", error.kind, error.message)]
+        return [self.parse([text], lang, siteinfo, site)[0] for text in texts]
+
+    def close(self) -> None:
+        if self._isolated is not None:
+            self._isolated.close()
 
 
 def outcome_stats(lang: str, outcome: PageOutcome) -> Counter[str]:
@@ -231,26 +279,55 @@ def read_work_item(item: WorkItem) -> Iterator[tuple[dict[str, Any] | None, RawP
             yield siteinfo, entry
 
 
+# Pages parsed in one batch: bounded by count and by characters of wikitext.
+BATCH_PAGES = 64
+BATCH_CHARS = 1 << 20
+
+_OUTPUT_OF = {"article": "pages", "redirect": "redirects", "dead_letter": "errors"}
+
+
 def extract_work_item(
-    item: WorkItem, settings: ExtractSettings, parse_factory: Any
+    item: WorkItem, settings: ExtractSettings, parser: PageParser
 ) -> Iterator[tuple[str, dict[str, Any] | None, Counter[str]]]:
-    """(output kind, record, stats) for every page of a work item (kind: pages/redirects/errors/"")."""
-    sites: dict[str, SiteInfo] = {}
+    """(output kind, record, stats) for every page of a work item, in dump order.
+
+    Output kind is pages, redirects, errors, or "" for counted skips. Pages that need parsing are
+    collected into batches; everything is emitted in dump order when a batch is flushed.
+    """
     redirects = RedirectMatcher(REDIRECT_MAGIC_WORDS.get(item.lang, ()))
+    queue: list[tuple[RawPage | None, PageOutcome | None, Counter[str] | None, dict[str, Any] | None]] = []
+    batch: list[str] = []
+    current: tuple[str, dict[str, Any] | None, SiteInfo] | None = None
+
+    def flush() -> Iterator[tuple[str, dict[str, Any] | None, Counter[str]]]:
+        results = iter(parser.parse(batch, item.lang, current[1], current[2]) if batch and current else [])
+        for raw, outcome, stats, record in queue:
+            if stats is not None:  # a read problem
+                yield "errors", record, stats
+                continue
+            if outcome is None:
+                assert raw is not None
+                outcome = parse_outcome(item.lang, raw, next(results))
+            yield _OUTPUT_OF.get(outcome.kind, ""), outcome.record, outcome_stats(item.lang, outcome)
+        queue.clear()
+        batch.clear()
+
     for siteinfo, page in read_work_item(item):
         if isinstance(page, ReadProblem):
             record, stats = _problem_outcome(item.lang, page)
-            yield "errors", record, stats
+            queue.append((None, None, stats, record))
             continue
         key = json.dumps(siteinfo, sort_keys=True)
-        site = sites.get(key)
-        if site is None:
-            site = sites[key] = site_from_siteinfo(item.lang, siteinfo)
-        outcome = classify_page(item.lang, page, site, redirects, settings)
+        if current is None or current[0] != key:
+            yield from flush()  # a batch is parsed with one siteinfo
+            current = (key, siteinfo, site_from_siteinfo(item.lang, siteinfo))
+        outcome = classify_page(item.lang, page, current[2], redirects, settings)
+        queue.append((page, outcome, None, None))
         if outcome is None:
-            outcome = parse_outcome(item.lang, page, parse_factory(site, siteinfo))
-        kind = {"article": "pages", "redirect": "redirects", "dead_letter": "errors"}.get(outcome.kind, "")
-        yield kind, outcome.record, outcome_stats(item.lang, outcome)
+            batch.append(page.text or "")
+            if len(batch) >= BATCH_PAGES or sum(map(len, batch)) >= BATCH_CHARS:
+                yield from flush()
+    yield from flush()
 
 
 class ExtractWorkItemFn(beam.DoFn):
@@ -267,26 +344,15 @@ class ExtractWorkItemFn(beam.DoFn):
     def __init__(self, out: str, settings: ExtractSettings) -> None:
         self.out = out.rstrip("/")
         self.settings = settings
-        self._isolated: IsolatedFunction | None = None
+        self._parser: PageParser | None = None
         self._counters: dict[str, Any] = {}
 
     def setup(self) -> None:
-        if self.settings.isolation == "process":
-            self._isolated = IsolatedFunction(
-                _parse_in_child,
-                timeout_s=self.settings.parse_timeout_s,
-                memory_bytes=self.settings.parse_memory_mb * 1024 * 1024,
-            )
+        self._parser = PageParser(self.settings)
 
     def teardown(self) -> None:
-        if self._isolated is not None:
-            self._isolated.close()
-
-    def _parser(self, site: SiteInfo, siteinfo: dict[str, Any] | None) -> Any:
-        if self._isolated is None:
-            return lambda text, _lang: extract_article(text, site)
-        isolated = self._isolated
-        return lambda text, lang: isolated(text, lang, siteinfo)
+        if self._parser is not None:
+            self._parser.close()
 
     def _count(self, stats: Counter[str]) -> None:
         for name, value in stats.items():
@@ -304,6 +370,7 @@ class ExtractWorkItemFn(beam.DoFn):
             for kind, folder, schema in self.OUTPUTS
         }
         total: Counter[str] = Counter({"work_items": 1})
+        assert self._parser is not None
         for kind, record, stats in extract_work_item(item, self.settings, self._parser):
             if kind:
                 writers[kind].write(record)
