@@ -552,7 +552,7 @@ def _train(
     import torch.distributed as dist
 
     from .checkpoint import save_checkpoint
-    from .trainer import MetricsLog, linear_schedule, parameter_groups
+    from .trainer import MetricsLog, linear_schedule, parameter_groups, set_rng_state
 
     assert opts.micro_batch_size is not None and opts.warmup_steps is not None
     optimizer = torch.optim.AdamW(
@@ -573,7 +573,7 @@ def _train(
         start_step = int(resume_state["step"])
         rng = resume_state["rng"]
         if len(rng) == distributed.world_size:
-            _set_rng_state(rng[distributed.rank])
+            set_rng_state(rng[distributed.rank])
         else:
             torch.manual_seed(opts.seed * 7919 + distributed.rank + start_step)
     else:
@@ -672,32 +672,12 @@ def _train(
     }
 
 
-def _rng_state() -> dict[str, Any]:
-    import torch
-
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    import torch
-
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"])
-
-
 def _save_checkpoint(run_dir, step, model, optimizer, scheduler, opts, distributed, save) -> None:
     import torch.distributed as dist
 
-    states = [_rng_state()]
-    if distributed.enabled:
-        states = [None] * distributed.world_size
-        dist.all_gather_object(states, _rng_state())
+    from .trainer import gather_objects, rng_state
+
+    states = gather_objects(rng_state(), distributed)
     if distributed.main:
         save(
             run_dir,

@@ -207,7 +207,8 @@ def parameter_digest(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _rng_state() -> dict[str, Any]:
+def rng_state() -> dict[str, Any]:
+    """Python, numpy, torch (and CUDA) random states, for exact resume."""
     state: dict[str, Any] = {
         "python": random.getstate(),
         "numpy": np.random.get_state(),
@@ -218,7 +219,7 @@ def _rng_state() -> dict[str, Any]:
     return state
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
@@ -226,7 +227,8 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state(state["cuda"])
 
 
-def _gather_objects(value: Any, distributed: Distributed) -> list[Any]:
+def gather_objects(value: Any, distributed: Distributed) -> list[Any]:
+    """``value`` from every rank (just ``[value]`` without torch.distributed)."""
     if not distributed.enabled:
         return [value]
     gathered: list[Any] = [None] * distributed.world_size
@@ -574,7 +576,7 @@ def _pretrain(options: PretrainOptions, distributed: Distributed) -> dict[str, A
         counts = np.array(resume_state["data"]["counts"], dtype=np.int64)
         rng_states = resume_state["rng"]
         if len(rng_states) == distributed.world_size:
-            _set_rng_state(rng_states[distributed.rank])
+            set_rng_state(rng_states[distributed.rank])
         else:  # a different number of processes: the data order stays exact, dropout does not
             torch.manual_seed(opts.seed * 7919 + distributed.rank + start_step)
     else:
@@ -733,7 +735,7 @@ def _pretrain(options: PretrainOptions, distributed: Distributed) -> dict[str, A
         log.close()
         stream.close()
 
-    digests = _gather_objects(parameter_digest(model), distributed)
+    digests = gather_objects(parameter_digest(model), distributed)
     summary = {
         "step": step,
         "final": record,
@@ -779,7 +781,7 @@ def _save(
     shard_set: ShardSet,
     distributed: Distributed,
 ) -> None:
-    rng_states = _gather_objects(_rng_state(), distributed)
+    rng_states = gather_objects(rng_state(), distributed)
     if distributed.main:
         state = {
             "stage": opts.stage,
