@@ -77,7 +77,12 @@ DEAD_LETTER_REASONS = (
     "parse_error",  # the parser or the extraction rules raised
     "recursion",  # RecursionError on deeply nested markup
     "missing_text",  # no <text> (deleted revision, stub dump)
-    "bad_page_xml",  # a <page> element without title or id
+    "bad_page_xml",  # a <page> element without title or id, or with broken XML
+    # Read problems (no page id; counted under read_problem.*):
+    "corrupt_stream",  # a damaged bz2 stream of a multistream dump (its pages counted from the index)
+    "truncated_file",  # a file cut off mid-way: every complete page before the cut is kept
+    "bad_xml",  # broken XML in a whole-file dump: pages before the error are kept
+    "empty_file",  # a file without data
 )
 
 

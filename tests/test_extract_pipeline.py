@@ -154,3 +154,56 @@ def test_user_errors_are_one_line(tmp_path, args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    import bz2
+
+    many = [
+        Page(f"Page {i}", i + 1, f"Text {i} about [[Topic {i}]]. " + "filler " * (i % 50))
+        for i in range(3000)
+    ]
+    data = bz2.compress(export_xml(many).encode(), compresslevel=1)
+    truncated = tmp_path / "enwiki-truncated.xml.bz2"
+    truncated.write_bytes(data[: len(data) // 2])
+    broken = tmp_path / "enwiki-broken.xml"
+    broken.write_text(
+        export_xml(many[:20]).replace("<title>Page 10</title>", "<title>Page 10</titel>"), "utf-8"
+    )
+    empty = tmp_path / "enwiki-empty.xml"
+    empty.write_bytes(b"")
+    no_siteinfo = tmp_path / "dewiki-nosite.xml"
+    no_siteinfo.write_text(
+        export_xml(
+            [Page("Kategorie:Stadt", 1, "x"), Page("Berlin", 2, "[[Köln]]")], siteinfo=False, version="0.5"
+        ),
+        "utf-8",
+    )
+    return {
+        "truncated": (truncated, "truncated_file"),
+        "broken": (broken, "bad_xml"),
+        "empty": (empty, "empty_file"),
+        "no_siteinfo": (no_siteinfo, ""),
+    }
+
+
+@pytest.mark.parametrize("case", ["truncated", "broken", "empty", "no_siteinfo"])
+def test_bad_input_files_are_reported_not_fatal(tmp_path, case):
+    path, reason = _bad_inputs(tmp_path)[case]
+    out = tmp_path / "out"
+    code, output = run(["extract", "--out", str(out), "--input", str(path), "--workers", "1", "--json"])
+    assert code == 0, output
+    report = json.loads(output)
+    (lang,) = report["languages"]
+    stats = report["languages"][lang]
+    errors = table(out, "errors", lang)
+    if case == "no_siteinfo":
+        # The namespace comes from the title prefix with built-in German names.
+        assert stats["skipped_namespace"] == 1 and stats["article"] == 1 and errors == []
+        return
+    assert stats[f"read_problem.{reason}"] == 1
+    assert [(row["page_id"], row["reason"]) for row in errors] == [(None, reason)] and errors[0]["error"]
+    if case == "truncated":
+        assert 0 < stats["article"] < 3000  # every complete page before the cut is kept
+    if case == "broken":
+        assert stats["article"] == 10

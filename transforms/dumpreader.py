@@ -375,7 +375,7 @@ def read_whole_file(path: str) -> Iterator[dict[str, Any] | RawPage | ReadProble
         huge_tree=True,
         remove_comments=True,
     )
-    state = {"pages": 0, "root_closed": False}
+    state = {"pages": 0, "root_closed": False, "bytes": 0}
 
     def drain() -> Iterator[dict[str, Any] | RawPage]:
         for _, element in parser.read_events():
@@ -397,6 +397,7 @@ def read_whole_file(path: str) -> Iterator[dict[str, Any] | RawPage | ReadProble
 
     try:
         for chunk in _chunks(path):
+            state["bytes"] += len(chunk)
             for start in range(0, len(chunk), 1 << 16):
                 try:
                     parser.feed(chunk[start : start + (1 << 16)])
@@ -414,6 +415,9 @@ def read_whole_file(path: str) -> Iterator[dict[str, Any] | RawPage | ReadProble
             source=path,
         )
     except etree.XMLSyntaxError as error:
+        if state["bytes"] == 0:
+            yield ReadProblem(reason="empty_file", error="the file holds no data", pages_lost=0, source=path)
+            return
         reason = "truncated_file" if not state["root_closed"] and _looks_truncated(error) else "bad_xml"
         yield ReadProblem(
             reason=reason,
