@@ -731,7 +731,9 @@ def run_fetch(
     default=None,
     help="E-mail or URL put in the User-Agent so mirror operators can reach you [env: MLUKE_CONTACT].",
 )
-@beam_options
+@beam_options(
+    workers_help="Local worker processes (default: one per download group, i.e. --connections per host)."
+)
 def fetch_command(
     langs: str,
     dump_date: str,

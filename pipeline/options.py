@@ -159,14 +159,23 @@ BEAM_EPILOG = (
 )
 
 
-def beam_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Adds ``--workers`` and collects unknown flags into ``beam_args`` for a click command."""
+def beam_options(
+    command: Callable[..., Any] | None = None,
+    *,
+    workers_help: str = "Local worker processes (default: all cores). Ignored by remote runners.",
+) -> Any:
+    """Adds ``--workers`` and collects unknown flags into ``beam_args`` for a click command.
+
+    Use as ``@beam_options`` or ``@beam_options(workers_help="...")``.
+    """
+    if command is None:
+        return functools.partial(beam_options, workers_help=workers_help)
 
     @click.option(
         "--workers",
         type=click.IntRange(min=1),
         default=None,
-        help="Local worker processes (default: all cores). Ignored by remote runners.",
+        help=workers_help,
     )
     @click.pass_context
     @functools.wraps(command)
