@@ -219,7 +219,10 @@ def print_stats(stats: dict[str, Any]) -> None:
 
 
 def plot_stats(stats: dict[str, Any], path: str) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise UserError("--plot needs matplotlib: pip install 'mluke-data[plots]'") from error
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
