@@ -19,9 +19,23 @@ def _langs(value: str | None) -> list[str] | None:
     return langs
 
 
+# Commands that run models need torch and transformers (the `train` extra); plan and evaluate do not.
+_NEEDS_TORCH = {"pretrain", "export", "finetune"}
+
+
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Pretrain mLUKE-style models on the shards and export them to Hugging Face format."""
+    import importlib.util
+
+    if ctx.invoked_subcommand in _NEEDS_TORCH:
+        missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise click.ClickException(
+                f"`mluke-train {ctx.invoked_subcommand}` needs {' and '.join(missing)}: "
+                "run `bash scripts/setup.sh --train` (or pip install 'mluke-data[train]')"
+            )
 
 
 def _data_options(command):
