@@ -31,7 +31,7 @@ from pipeline.shards import shard_options
 from schemas.pages import ERRORS_DIR, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
 from schemas.shards import MANIFEST, SHARDS_DIR, ShardSettings
 from schemas.vocab import VOCAB_DIR
-from transforms.files import write_atomically
+from transforms.files import match_files, write_atomically
 from transforms.shards import ShardingPlan
 
 STAGES = ("fetch", "extract", "vocab", "tokenizer", "shards", "verify")
@@ -42,11 +42,8 @@ _EDGE = 1 << 20
 
 
 def _files(root: str, folder: str) -> list[str]:
-    try:
-        matches = FileSystems.match([f"{root.rstrip('/')}/{folder}/**"])[0].metadata_list
-    except Exception:
-        return []
-    return sorted(m.path for m in matches if not m.path.endswith((".tmp", ".stage.json")))
+    paths = match_files(f"{root.rstrip('/')}/{folder}/**")
+    return [path for path in paths if not path.endswith((".tmp", ".stage.json"))]
 
 
 def file_digest(path: str) -> str:

@@ -26,6 +26,7 @@ from schemas.dumps import DUMPSTATUS, index_name_for, is_articles_file, lang_of_
 from schemas.pages import ERRORS_DIR, EXTRACT_REPORT, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
 from transforms.dumpreader import WorkItem, plan_multistream
 from transforms.extract import ExtractPages, ExtractSettings
+from transforms.files import match_files, path_exists
 from transforms.languages import normalize_language_code, parse_language_list
 
 DUMPS_DIR = "dumps"
@@ -36,13 +37,6 @@ class DumpInput:
     lang: str
     path: str
     index_path: str | None  # multistream index when present
-
-
-def _exists(path: str) -> bool:
-    try:
-        return FileSystems.exists(path)
-    except Exception:
-        return False
 
 
 def _list_dir(path: str) -> list[str]:
@@ -57,11 +51,7 @@ def _list_dir(path: str) -> list[str]:
 
 
 def _list_tree(path: str) -> list[str]:
-    prefix = path.rstrip("/") + "/"
-    try:
-        return sorted(m.path for m in FileSystems.match([prefix + "**"])[0].metadata_list)
-    except Exception:
-        return []
+    return match_files(path.rstrip("/") + "/**")
 
 
 def parse_input_flag(value: str) -> DumpInput:
@@ -85,7 +75,7 @@ def parse_input_flag(value: str) -> DumpInput:
             raise UserError(
                 f"--input {value!r}: cannot tell the language from the file name; write LANG=PATH"
             ) from error
-    if not _exists(path):
+    if not path_exists(path):
         raise UserError(f"dump file not found: {path}")
     index = None
     if is_articles_file(path.rsplit("/", 1)[-1]):
@@ -94,7 +84,7 @@ def parse_input_flag(value: str) -> DumpInput:
             if "/" in path
             else (index_name_for(path))
         )
-        index = candidate if _exists(candidate) else None
+        index = candidate if path_exists(candidate) else None
     return DumpInput(lang, path, index)
 
 
@@ -118,7 +108,7 @@ def find_mirror_inputs(dumps_root: str, langs: list[str] | None, dump_date: str 
         found = False
         # A date folder counts once its dumpstatus.json is there: fetch writes it last, after
         # every file verified, so an interrupted download is never read as a complete dump.
-        complete = [d for d in dates if _exists(f"{wiki_dir}/{d}/{DUMPSTATUS}")]
+        complete = [d for d in dates if path_exists(f"{wiki_dir}/{d}/{DUMPSTATUS}")]
         for date in sorted(complete or dates, reverse=True):
             names = [n.rsplit("/", 1)[-1] for n in _list_tree(f"{wiki_dir}/{date}")]
             articles = sorted(n for n in names if is_articles_file(n))

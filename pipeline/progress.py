@@ -14,17 +14,14 @@ import time
 from typing import Any
 
 import click
-from apache_beam.io.filesystems import FileSystems
+
+from transforms.files import match_files
 
 PLAIN_INTERVAL_S = 30.0
 
 
 def count_files(pattern: str) -> int:
-    try:
-        matches = FileSystems.match([pattern])[0].metadata_list
-    except Exception:
-        return 0
-    return sum(1 for m in matches if not m.path.endswith(".tmp"))
+    return sum(1 for path in match_files(pattern) if not path.endswith(".tmp"))
 
 
 class FileProgress:

@@ -31,6 +31,7 @@ from schemas.pages import PAGES_DIR
 from schemas.shards import MANIFEST, SHARD_SUFFIX, SHARDS_DIR, Manifest, ShardSettings
 from schemas.vocab import ENTITIES_PARQUET, ENTITY_VOCAB_JSONL, VOCAB_DIR
 from schemas.vocab_tables import TITLES_DIR
+from transforms.files import match_files
 from transforms.shards import (
     PARTS_DIR,
     BuildShards,
@@ -49,13 +50,6 @@ def _read(path: str) -> bytes:
         return handle.read()
 
 
-def _files(pattern: str) -> list[str]:
-    try:
-        return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
-    except Exception:
-        return []
-
-
 def resolve_tokenizer_path(out: str, tokenizer: str | None) -> str:
     """A sentencepiece model file: --tokenizer (file or directory) or WORKDIR/tokenizer/."""
     candidate = tokenizer or f"{out.rstrip('/')}/{TOKENIZER_DIR}"
@@ -66,7 +60,7 @@ def resolve_tokenizer_path(out: str, tokenizer: str | None) -> str:
     preferred = f"{candidate.rstrip('/')}/{DEFAULT_TOKENIZER}"
     if FileSystems.exists(preferred):
         return preferred
-    models = _files(f"{candidate.rstrip('/')}/*.model")
+    models = match_files(f"{candidate.rstrip('/')}/*.model")
     if len(models) == 1:
         return models[0]
     if tokenizer:
@@ -102,12 +96,12 @@ def run_shards(
     if not FileSystems.exists(vocab_jsonl):
         raise UserError(f"no entity vocabulary in {root}/{VOCAB_DIR}: run `mluke-data vocab build` first")
     tokenizer_path = resolve_tokenizer_path(out, tokenizer)
-    page_files = _files(f"{root}/{PAGES_DIR}/*/*.parquet")
+    page_files = match_files(f"{root}/{PAGES_DIR}/*/*.parquet")
     if langs:
         page_files = [p for p in page_files if p.split("/")[-2] in langs]
     if not page_files:
         raise UserError(f"no pages under {root}/{PAGES_DIR}: run `mluke-data extract` first")
-    title_files = _files(f"{root}/{VOCAB_DIR}/{TITLES_DIR}/*.parquet")
+    title_files = match_files(f"{root}/{VOCAB_DIR}/{TITLES_DIR}/*.parquet")
     tokenizer_model = load_tokenizer(tokenizer_path)
     inputs = ShardInputs(
         out=root,
@@ -117,7 +111,7 @@ def run_shards(
         entity_vocab_size=entity_vocab_size(root),
         word_vocab_size=tokenizer_model.vocab_size,
     )
-    stale = _files(f"{root}/{SHARDS_DIR}/**")
+    stale = match_files(f"{root}/{SHARDS_DIR}/**")
     if stale and not is_dry_run(beam_args):
         FileSystems.delete(stale)
     options = pipeline_options(beam_args, workers=workers)
@@ -133,7 +127,7 @@ def run_shards(
         }
         _ = sources | "BuildShards" >> BuildShards(inputs, settings, plan, page_files)
     if not is_dry_run(beam_args):
-        parts = _files(f"{root}/{SHARDS_DIR}/{PARTS_DIR}/**")
+        parts = match_files(f"{root}/{SHARDS_DIR}/{PARTS_DIR}/**")
         if parts:
             FileSystems.delete(parts)
         if "://" not in root:

@@ -27,6 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.options import UserError, parse_langs_option
 from schemas.pages import PAGES_DIR
 from schemas.tokens import WordIdConvention
+from transforms.files import match_files
 from transforms.sentences import split_sentences
 
 TOKENIZER_DIR = "tokenizer"
@@ -49,21 +50,14 @@ class TrainSettings:
     model_type: str = "unigram"
 
 
-def _match(pattern: str) -> list[str]:
-    try:
-        return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
-    except Exception:
-        return []
-
-
 def page_files(out: str, lang: str) -> list[str]:
-    return _match(f"{out.rstrip('/')}/{PAGES_DIR}/{lang}/*.parquet")
+    return match_files(f"{out.rstrip('/')}/{PAGES_DIR}/{lang}/*.parquet")
 
 
 def languages_with_pages(out: str) -> list[str]:
     root = f"{out.rstrip('/')}/{PAGES_DIR}/"
     langs = set()
-    for path in _match(root + "*/*.parquet"):
+    for path in match_files(root + "*/*.parquet"):
         rest = path[len(root) :] if path.startswith(root) else path.rsplit("/", 2)[-2] + "/"
         langs.add(rest.split("/", 1)[0])
     return sorted(langs)

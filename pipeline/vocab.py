@@ -21,7 +21,7 @@ from typing import Any
 import click
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.filesystem import BeamIOError, CompressionTypes
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from rich.console import Console
 from rich.table import Table
@@ -48,6 +48,7 @@ from schemas.vocab import (
     VOCAB_STATS,
 )
 from schemas.vocab_tables import TITLES_DIR, VOCAB_REPORT, language_table_name
+from transforms.files import match_files, path_exists
 from transforms.vocab import (
     LINKS,
     QUANTILES,
@@ -66,21 +67,6 @@ BUILD_FIRST = "run `mluke-data vocab build --out {workdir}` first"
 # ---------------------------------------------------------------------------------------------
 # Planning and running the build
 # ---------------------------------------------------------------------------------------------
-
-
-def _glob(pattern: str) -> list[str]:
-    try:
-        results = FileSystems.match([pattern])
-    except BeamIOError:
-        return []
-    return sorted(meta.path for result in results for meta in result.metadata_list)
-
-
-def _exists(path: str) -> bool:
-    try:
-        return FileSystems.exists(path)
-    except BeamIOError:
-        return False
 
 
 def parse_interwiki(value: str) -> tuple[str, str | None]:
@@ -108,7 +94,7 @@ def _language_of_file(path: str, base: str) -> str:
 def _files_by_language(workdir: str, folder: str) -> dict[str, list[str]]:
     base = join_path(workdir, folder)
     out: dict[str, list[str]] = {}
-    for path in _glob(join_path(base, "*", "*.parquet")):
+    for path in match_files(join_path(base, "*", "*.parquet")):
         out.setdefault(_language_of_file(path, base), []).append(path)
     return out
 
@@ -117,13 +103,13 @@ def _page_props_file(workdir: str, lang: str, dump_date: str | None) -> str:
     wiki = wiki_name(lang)
     if dump_date:
         path = join_path(workdir, "dumps", wiki, dump_date, page_props_file_name(lang, dump_date))
-        if not _exists(path):
+        if not path_exists(path):
             raise UserError(
                 f"missing {path}: fetch the page_props dump of {wiki} for {dump_date}, or use "
                 "--interwiki wikidata-json=PATH / items-per-site=PATH"
             )
         return path
-    found = _glob(join_path(workdir, "dumps", wiki, "*", f"{wiki}-*-page_props.sql.gz"))
+    found = match_files(join_path(workdir, "dumps", wiki, "*", f"{wiki}-*-page_props.sql.gz"))
     dates = sorted({os.path.basename(os.path.dirname(path)) for path in found})
     if not found:
         raise UserError(
@@ -163,7 +149,7 @@ def plan_vocab_inputs(
     props: dict[str, str] = {}
     if source == "page-props":
         props = {lang: _page_props_file(workdir, lang, dump_date) for lang in chosen}
-    elif path is not None and not _exists(path):
+    elif path is not None and not path_exists(path):
         raise UserError(f"--interwiki {source}: no such file {path}")
     vocab_dir = join_path(workdir, VOCAB_DIR)
     return VocabInputs(
@@ -182,7 +168,7 @@ def _remove_tree(path: str) -> None:
     if "://" not in path:
         shutil.rmtree(path, ignore_errors=True)
         return
-    stale = _glob(join_path(path, "**"))
+    stale = match_files(join_path(path, "**"))
     if stale:
         FileSystems.delete(stale)
 
@@ -193,7 +179,7 @@ def _remove_stale_tables(inputs: VocabInputs) -> None:
         keep = {language_table_name(lang) for lang in inputs.langs}
         stale = [
             p
-            for p in _glob(join_path(inputs.vocab_dir, folder, "*.parquet"))
+            for p in match_files(join_path(inputs.vocab_dir, folder, "*.parquet"))
             if os.path.basename(p) not in keep
         ]
         if stale:
@@ -270,13 +256,13 @@ def print_build_summary(report: dict[str, Any], vocab_dir: str, seconds: float, 
 
 def _vocab_dir(workdir: str) -> str:
     """WORKDIR/vocab, or WORKDIR itself when it already is a vocab folder."""
-    if _exists(join_path(workdir, ENTITY_VOCAB_JSONL)) and not _exists(join_path(workdir, VOCAB_DIR)):
+    if path_exists(join_path(workdir, ENTITY_VOCAB_JSONL)) and not path_exists(join_path(workdir, VOCAB_DIR)):
         return workdir
     return join_path(workdir, VOCAB_DIR)
 
 
 def _require(path: str, workdir: str) -> str:
-    if not _exists(path):
+    if not path_exists(path):
         raise UserError(
             f"no entity vocabulary in {workdir} ({path} is missing): {BUILD_FIRST.format(workdir=workdir)}"
         )
@@ -568,7 +554,7 @@ def _titles_matching(vocab_dir: str, langs: Sequence[str], title: str) -> list[t
     found = []
     for lang in langs:
         path = join_path(vocab_dir, TITLES_DIR, language_table_name(lang))
-        if not _exists(path):
+        if not path_exists(path):
             continue
         table = _read_table(path, filters=[("title", "=", title)], columns=["entity_id", "redirect"])
         for row in table.to_pylist():
@@ -582,7 +568,7 @@ def top_mentions(
     out: dict[str, list[dict[str, Any]]] = {}
     for lang in langs:
         path = join_path(vocab_dir, MENTIONS_DIR, language_table_name(lang))
-        if not _exists(path) or limit <= 0:
+        if not path_exists(path) or limit <= 0:
             continue
         table = _read_table(
             path, filters=[("entity_id", "=", entity_id)], columns=["mention", "count", "commonness"]
@@ -698,7 +684,7 @@ def load_any_vocab(path: str) -> LoadedVocab:
     """Our WORKDIR or vocab folder, a luke ``entity_vocab.jsonl`` or a Hugging Face ``entity_vocab.json``."""
     specials = set(SPECIAL_ENTITIES)
     if path.endswith(".jsonl"):
-        if not _exists(path):
+        if not path_exists(path):
             raise UserError(f"no such file {path}")
         luke: dict[int, tuple[int, str | None, frozenset[tuple[str, str]]]] = {}
         for item in iter_jsonl_entities(path):
@@ -711,7 +697,7 @@ def load_any_vocab(path: str) -> LoadedVocab:
                 luke[item["id"]] = (-int(item.get("count") or 0), None, pairs)
         return LoadedVocab("luke-jsonl", path, luke)
     if path.endswith(".json"):
-        if not _exists(path):
+        if not path_exists(path):
             raise UserError(f"no such file {path}")
         data = json.loads(read_bytes(path))
         if not isinstance(data, dict):

@@ -6,8 +6,25 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+
+
+def match_files(pattern: str) -> list[str]:
+    """Sorted paths of the files a FileSystems glob matches (``**`` crosses folders); [] if none."""
+    try:
+        results = FileSystems.match([pattern])
+    except (BeamIOError, OSError, ValueError):
+        return []
+    return sorted(metadata.path for result in results for metadata in result.metadata_list)
+
+
+def path_exists(path: str) -> bool:
+    """FileSystems.exists, False where the path cannot even be asked about."""
+    try:
+        return FileSystems.exists(path)
+    except (BeamIOError, OSError, ValueError):
+        return False
 
 
 def ensure_directory(path: str) -> None:

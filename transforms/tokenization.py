@@ -39,6 +39,7 @@ from apache_beam.io.filesystems import FileSystems
 from sentencepiece import sentencepiece_model_pb2
 
 from schemas.tokens import BOS_ID, EOS_ID, MASK_TOKEN, PAD_ID, UNK_ID, WordIdConvention
+from transforms.files import path_exists
 from transforms.sentences import Span, link_bounds
 
 # The file name XLM-R uses (its model is a unigram model despite the name).
@@ -201,13 +202,13 @@ def find_model_file(path: str) -> str:
     if os.path.isfile(path):
         return path
     is_remote = "://" in path
-    if is_remote and not path.endswith("/") and _exists(path) and not _is_dir(path):
+    if is_remote and not path.endswith("/") and path_exists(path) and not _is_dir(path):
         return path
     if not is_remote and not os.path.isdir(path):
         raise ValueError(f"tokenizer not found: {path} (expected a sentencepiece .model file or a directory)")
     directory = path.rstrip("/")
     preferred = f"{directory}/{MODEL_FILE_NAME}"
-    if _exists(preferred):
+    if path_exists(preferred):
         return preferred
     try:
         found = sorted(m.path for m in FileSystems.match([f"{directory}/*.model"])[0].metadata_list)
@@ -219,13 +220,6 @@ def find_model_file(path: str) -> str:
         raise ValueError(f"no {MODEL_FILE_NAME} or other *.model file in {path}")
     names = ", ".join(name.rsplit("/", 1)[-1] for name in found)
     raise ValueError(f"several .model files in {path} ({names}); pass the file itself")
-
-
-def _exists(path: str) -> bool:
-    try:
-        return FileSystems.exists(path)
-    except Exception:
-        return False
 
 
 def _is_dir(path: str) -> bool:
