@@ -66,7 +66,12 @@ def test_exported_model_gives_the_training_logits(exported):
 
     trained, _, _ = load_trained_model(run)
     model, info = transformers.LukeForMaskedLM.from_pretrained(out, output_loading_info=True)
-    assert not info["missing_keys"] and not info["unexpected_keys"]
+    assert not info["missing_keys"]
+    # Written for fine-tuning with --entity-aware-attention; unused under plain attention.
+    assert info["unexpected_keys"] and all(
+        any(name in key for name in ("w2e_query", "e2w_query", "e2e_query"))
+        for key in info["unexpected_keys"]
+    )
     model.eval()
     batch = _batch(fixture)
     inputs = {name: batch[name] for name in MODEL_INPUTS}
@@ -74,12 +79,12 @@ def test_exported_model_gives_the_training_logits(exported):
         expected = trained(**inputs)
         got = model(**inputs)
         base = transformers.LukeModel.from_pretrained(out).eval()(**inputs)
-        sums = PretrainingModel(trained)(
-            **inputs, labels=batch["labels"], entity_labels=batch["entity_labels"]
-        )
-    assert torch.equal(expected.logits, got.logits)
-    assert torch.equal(expected.entity_logits, got.entity_logits)
-    assert torch.equal(base.last_hidden_state, _hidden(trained, inputs))
+        targets = ("word_target_index", "word_target_ids", "entity_target_index", "entity_target_ids")
+        sums = PretrainingModel(trained)(**inputs, **{name: batch[name] for name in targets})
+    # Training runs the fused attention kernel, transformers its own: equal up to rounding.
+    assert torch.allclose(expected.logits, got.logits, atol=1e-5)
+    assert torch.allclose(expected.entity_logits, got.entity_logits, atol=1e-5)
+    assert torch.allclose(base.last_hidden_state, _hidden(trained, inputs), atol=1e-5)
     # The training loss (heads on the masked positions only) equals cross-entropy of full logits.
     labels = batch["labels"]
     full = torch.nn.functional.cross_entropy(

@@ -122,7 +122,7 @@ def test_resume_refuses_different_settings(fixture, tmp_path):
     assert "seed 42 -> 7" in result.output and "total_steps 2 -> 4" in result.output
 
 
-def _tiny_word_model(path: Path, vocab_size: int) -> dict:
+def _tiny_word_model(path: Path, vocab_size: int, tokenizer: Path) -> dict:
     from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
 
     torch.manual_seed(0)
@@ -140,6 +140,8 @@ def _tiny_word_model(path: Path, vocab_size: int) -> dict:
     )
     model = XLMRobertaForMaskedLM(config)
     model.save_pretrained(path)
+    # An XLM-R directory carries its sentencepiece model: the word ids are mapped through it.
+    (path / "sentencepiece.bpe.model").write_bytes(tokenizer.read_bytes())
     return {name: tensor.clone() for name, tensor in model.state_dict().items()}
 
 
@@ -147,7 +149,7 @@ def test_stage_one_trains_only_the_entity_side_then_stage_two_everything(fixture
     from training.shards import open_shard_set
 
     vocab_size = open_shard_set([fixture.shards]).word_vocab_size
-    word = _tiny_word_model(tmp_path / "xlmr", vocab_size)
+    word = _tiny_word_model(tmp_path / "xlmr", vocab_size, fixture.tokenizer)
     stage1 = tmp_path / "stage1"
     result = _pretrain(fixture, stage1, "--stage", "1", "--init", str(tmp_path / "xlmr"), "--max-steps", "6")
     assert result.exit_code == 0, result.output
@@ -158,8 +160,13 @@ def test_stage_one_trains_only_the_entity_side_then_stage_two_everything(fixture
         model["luke.embeddings.word_embeddings.weight"], word["roberta.embeddings.word_embeddings.weight"]
     )
     query = word["roberta.encoder.layer.1.attention.self.query.weight"]
-    for name in ("query", "w2e_query", "e2w_query", "e2e_query"):
-        assert torch.equal(model[f"luke.encoder.layer.1.attention.self.{name}.weight"], query)
+    assert torch.equal(model["luke.encoder.layer.1.attention.self.query.weight"], query)
+    # mLUKE pretrains with plain attention: no entity-aware queries until export or fine-tuning.
+    assert not [name for name in model if "w2e_query" in name]
+    assert (
+        model["lm_head.decoder.weight"].data_ptr()
+        == model["luke.embeddings.word_embeddings.weight"].data_ptr()
+    )
     assert torch.equal(model["lm_head.dense.weight"], word["lm_head.dense.weight"])
     shifted = word["roberta.embeddings.position_embeddings.weight"][2:]
     entity_positions = model["luke.entity_embeddings.position_embeddings.weight"][: len(shifted)]
@@ -214,6 +221,11 @@ def test_plan_computes_steps_like_luke(fixture):
     assert abs(probabilities["en"] / probabilities["ja"] - ratio) < 1e-9
     text = _invoke("plan", "--data", str(fixture.shards), "--epochs", "2", "--throughput", "1000").output
     assert "at 1,000 tokens/s" in text and "steps" in text
+    # A run shorter than its warmup never reaches the peak learning rate: the plan says so.
+    assert "warning: the whole run is warmup" in text and "lower --warmup-steps" in text
+    assert plan["warnings"] and "whole run is warmup" in plan["warnings"][0]
+    long_run = _invoke("plan", "--data", str(fixture.shards), "--batch-size", "8", "--max-steps", "5000")
+    assert "warning" not in long_run.output
 
 
 def test_refusals_are_one_line_errors(fixture, tmp_path):

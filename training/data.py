@@ -30,7 +30,7 @@ import numpy as np
 from schemas.tokens import PAD_ID
 from schemas.vocab import ENTITY_PAD_ID
 
-from .masking import Masker
+from .masking import IGNORE, Masker
 from .shards import Chunk, MappedLanguage, gather_batch
 
 # Seed-sequence tags keep the generators of different purposes independent.
@@ -175,6 +175,7 @@ class StreamConfig:
     sampling_smoothing: float = 0.7
     shuffle_buffer: int = 16384
     block_rows: int = 256
+    length_multiple: int = 8  # words + entities padded to a multiple of this (tensor-core tiles)
 
     @property
     def accumulation(self) -> int:
@@ -276,7 +277,8 @@ class ExampleStream:
         chunk_ids = np.searchsorted(self._chunk_starts, global_rows, side="right") - 1
         local_rows = global_rows - self._chunk_starts[chunk_ids]
         padded = gather_batch(self._chunks, chunk_ids, local_rows, (PAD_ID, ENTITY_PAD_ID))
-        return self.masker(*padded, batch_generator(self.config.seed, step, slice_index))
+        masked = self.masker(*padded, batch_generator(self.config.seed, step, slice_index))
+        return device_ready(masked, self.config.length_multiple)
 
     def micro_batches(
         self,
@@ -313,6 +315,48 @@ class ExampleStream:
                 counts = counts + np.bincount(langs, minlength=len(self.sizes))
             micro_index += accumulation
             step += 1
+
+
+def pad_entities_to_multiple(arrays: dict[str, np.ndarray], multiple: int) -> dict[str, np.ndarray]:
+    """Pads the entity axis so that words + entities is a multiple of ``multiple``.
+
+    Padded entities are [PAD] with attention mask 0, no position and no label: no word attends to
+    them and no loss sees them, so the outputs at real positions do not change.
+    """
+    words = arrays["input_ids"].shape[1]
+    entities = arrays["entity_ids"].shape[1]
+    extra = -(words + entities) % multiple if multiple > 1 else 0
+    if not extra:
+        return arrays
+    fill = {
+        "entity_ids": ENTITY_PAD_ID,
+        "entity_attention_mask": 0,
+        "entity_position_ids": -1,
+        "entity_labels": IGNORE,
+    }
+    out = dict(arrays)
+    for name, value in fill.items():
+        array = arrays[name]
+        widths = [(0, 0)] * array.ndim
+        widths[1] = (0, extra)
+        out[name] = np.pad(array, widths, constant_values=value)
+    return out
+
+
+def prediction_targets(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat positions of the prediction targets and their labels (host side, so the device never
+    has to find them with a data-dependent shape)."""
+    flat = labels.reshape(-1)
+    index = np.flatnonzero(flat != IGNORE)
+    return index, flat[index]
+
+
+def device_ready(arrays: dict[str, np.ndarray], length_multiple: int) -> dict[str, np.ndarray]:
+    """A masked batch with its entity axis padded and the target positions listed."""
+    out = pad_entities_to_multiple(arrays, length_multiple)
+    out["word_target_index"], out["word_target_ids"] = prediction_targets(out["labels"])
+    out["entity_target_index"], out["entity_target_ids"] = prediction_targets(out["entity_labels"])
+    return out
 
 
 def torch_loader(

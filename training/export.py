@@ -36,6 +36,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import torch
+from transformers import LukeConfig, LukeForMaskedLM
+
 from schemas.tokens import BOS_TOKEN, EOS_TOKEN, MASK_TOKEN, PAD_TOKEN, UNK_TOKEN
 from schemas.vocab import (
     ENTITY_MASK,
@@ -47,6 +50,7 @@ from schemas.vocab import (
 )
 
 from .errors import TrainingError
+from .model import copy_entity_aware_queries
 from .trainer import load_trained_model
 from .vocab import SENTENCEPIECE_FILE, TOKENIZER_DIR, load_entity_vocab, load_word_vocab, sha256_file
 
@@ -119,15 +123,52 @@ def _run_dir_of(checkpoint: Path) -> Path:
     return checkpoint.parent.parent
 
 
+def export_model(model: LukeForMaskedLM, entity_aware_attention: bool | None) -> LukeForMaskedLM:
+    """The model as written: what luke's converter writes, loadable alike by transformers 4 and 5.
+
+    - every layer has entity-aware queries: copies of the word query when the model was trained with
+      plain attention (mLUKE), so that fine-tuning may switch them on;
+    - ``use_entity_aware_attention`` is the training value unless ``entity_aware_attention`` says
+      otherwise (a documented choice: docs/training.md);
+    - the decoder weights are written out, equal to the embeddings they are tied to, and the config
+      says ``tie_word_embeddings: true``: transformers 4 re-ties them, transformers 5 (which does
+      not tie the word decoder of LUKE) loads the same values, so both give the same logits.
+    """
+    config = LukeConfig(**model.config.to_dict())
+    if entity_aware_attention is not None:
+        config.use_entity_aware_attention = entity_aware_attention
+    trained_aware = bool(model.config.use_entity_aware_attention)
+    config_aware = config.use_entity_aware_attention
+    config.use_entity_aware_attention = True  # build every query, then set the flag as chosen
+    config.tie_word_embeddings = True
+    written = LukeForMaskedLM(config)
+    state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+    if not trained_aware:
+        copy_entity_aware_queries(state, config.num_hidden_layers)
+    state["lm_head.decoder.weight"] = state["luke.embeddings.word_embeddings.weight"].clone()
+    state["lm_head.decoder.bias"] = state["lm_head.bias"].clone()
+    state["entity_predictions.decoder.weight"] = state[
+        "luke.entity_embeddings.entity_embeddings.weight"
+    ].clone()
+    written.load_state_dict(state, strict=True)
+    # transformers 5 ties the LM bias to the decoder bias itself; the word decoder stays a copy.
+    written.lm_head.decoder.weight = torch.nn.Parameter(state["lm_head.decoder.weight"])
+    written.config.use_entity_aware_attention = config_aware
+    written.eval()
+    return written
+
+
 def export(
     source: str | Path,
     out_dir: str | Path,
     tokenizer: str | Path | None = None,
     entity_vocab: str | Path | None = None,
     max_entity_length: int | None = None,
+    entity_aware_attention: bool | None = None,
 ) -> dict[str, Any]:
     """Writes the Hugging Face directory; returns the export record."""
-    model, state, checkpoint = load_trained_model(source)
+    trained, state, checkpoint = load_trained_model(source)
+    model = export_model(trained, entity_aware_attention)
     run_dir = _run_dir_of(checkpoint)
     sp_path = Path(tokenizer) if tokenizer else run_dir / TOKENIZER_DIR / SENTENCEPIECE_FILE
     vocab_path = Path(entity_vocab) if entity_vocab else run_dir / TOKENIZER_DIR / ENTITY_VOCAB_JSONL
@@ -176,6 +217,8 @@ def export(
         "word_vocab_size": word_vocab.size,
         "entity_vocab_size": vocab.size,
         "tokenizer_check": "exact" if not mismatches else {"mismatches": mismatches},
+        "use_entity_aware_attention": bool(model.config.use_entity_aware_attention),
+        "trained_with_entity_aware_attention": bool(trained.config.use_entity_aware_attention),
     }
     (out / EXPORT_RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     if mismatches:

@@ -1,8 +1,8 @@
 """`mluke-train finetune qa` and `mluke-train evaluate qa`: extractive QA with mLUKE-W or mLUKE-E inputs.
 
 The model is transformers' ``LukeForQuestionAnswering`` loaded from a ``mluke-train export``
-directory (or any local LUKE/mLUKE directory); its span head starts fresh. Training reuses the
-pretraining machinery (``training.trainer``): AdamW without decay on biases and layer norms,
+directory (or any local LUKE/mLUKE directory); its span head starts fresh. Training uses the
+runtime every run shares (``training.runtime``): AdamW without decay on biases and layer norms,
 linear warmup then linear decay, bf16 autocast on CUDA, DistributedDataParallel under torchrun,
 atomic checkpoints, metrics.jsonl + TensorBoard.
 
@@ -13,7 +13,8 @@ takes slots [tB, (t+1)B) of the global batch size B; micro-batch m of rank r is 
 world size to undo DDP's averaging), so an update does not depend on how ranks and accumulation
 split the batch, and a resumed run continues with exactly the batches it would have seen.
 
-Torch is imported inside the functions that need it, so that ``mluke-train --help`` stays fast.
+Torch is imported inside the functions that need it, so that ``mluke-train --help`` stays fast. The
+command-line options are in training/cli.py.
 """
 
 from __future__ import annotations
@@ -21,12 +22,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import random
 import shutil
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +32,7 @@ import click
 import numpy as np
 
 from .errors import TrainingError
+from .options import ENTITY_MODES, FINETUNE_RUN_DEFINING, EvalSet, FinetuneOptions
 from .qa import (
     SENTENCEPIECE_MODEL,
     TOKENIZER_JSON,
@@ -51,7 +50,7 @@ from .qa import (
     read_squad,
     resolve_vocab_dir,
 )
-from .qa_metrics import METRICS, Score, evaluate, format_table, read_predictions, reference_answers
+from .qa_metrics import Score, evaluate, format_table
 
 if TYPE_CHECKING:
     import torch
@@ -60,7 +59,6 @@ RUN_FILE = "run.json"
 RESULTS_FILE = "results.json"
 PREDICTIONS_DIR = "predictions"
 MODEL_DIR = "model"
-ENTITY_MODES = ("none", "mentions")
 # Files of the model directory that travel with the fine-tuned model.
 _TOKENIZER_FILES = (
     TOKENIZER_JSON,
@@ -73,77 +71,6 @@ _TOKENIZER_FILES = (
 )
 # Parameters only the entity inputs reach; frozen when the model reads words only.
 _ENTITY_ONLY = ("luke.entity_embeddings.", ".w2e_query.", ".e2w_query.", ".e2e_query.")
-# Options that define a run's trajectory: a resumed run must keep them.
-RUN_DEFINING = (
-    "train",
-    "train_lang",
-    "entities",
-    "min_commonness",
-    "min_mention_count",
-    "max_seq_length",
-    "doc_stride",
-    "max_query_length",
-    "max_entity_length",
-    "max_mention_length",
-    "total_steps",
-    "batch_size",
-    "learning_rate",
-    "warmup_steps",
-    "weight_decay",
-    "adam_eps",
-    "max_grad_norm",
-    "seed",
-)
-
-
-@dataclass
-class EvalSet:
-    name: str
-    path: str
-    lang: str
-
-
-@dataclass
-class FinetuneOptions:
-    model: str
-    output: str
-    train: list[str] = field(default_factory=list)
-    train_lang: str | None = None  # for every --train file; None: from each file's name, else en
-    eval: list[EvalSet] = field(default_factory=list)
-    entities: str = "none"
-    mention_dict: str | None = None
-    min_commonness: float = 0.3
-    min_mention_count: int = 2
-    max_seq_length: int | None = None  # None: 384, or fewer if the model has fewer positions
-    doc_stride: int = 128
-    max_query_length: int = 64
-    max_answer_length: int = 30
-    n_best: int = 20
-    max_entity_length: int = 64
-    max_mention_length: int = 30
-    epochs: float = 2.0
-    max_steps: int | None = None
-    batch_size: int = 32
-    micro_batch_size: int | None = None
-    eval_batch_size: int = 64
-    learning_rate: float = 2e-5
-    warmup_ratio: float = 0.1
-    warmup_steps: int | None = None
-    weight_decay: float = 0.01
-    adam_eps: float = 1e-6
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    log_every: int = 10
-    save_every: int = 1000
-    keep_last: int = 1
-    resume: bool = False
-    precision: str = "auto"
-    device: str | None = None
-    metric: str = "auto"
-    progress: bool | None = None
-    total_steps: int = 0  # resolved
-
-
 # ---------------------------------------------------------------------------------------------
 # Model and data
 
@@ -167,6 +94,8 @@ def load_qa_model(model_dir: Path, seed: int):
     from transformers import LukeForQuestionAnswering
     from transformers.utils import logging as hf_logging
 
+    from .model import ENTITY_AWARE_QUERIES
+
     torch.manual_seed(seed)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # its "newly initialized" warning is reported below instead
@@ -178,9 +107,23 @@ def load_qa_model(model_dir: Path, seed: int):
     finally:
         hf_logging.set_verbosity(verbosity)
     missing = sorted(info.get("missing_keys", []))
+    queries = [key for key in missing if any(f".{name}." in key for name in ENTITY_AWARE_QUERIES)]
+    if queries:
+        # A directory without entity-aware queries (written by a model trained with plain
+        # attention, before luke's converter adds them): they start as the word query.
+        with torch.no_grad():
+            for key in queries:
+                module_name, _, kind = key.rpartition(".")
+                query = model.get_parameter(module_name.rsplit(".", 1)[0] + f".query.{kind}")
+                model.get_parameter(key).copy_(query)
+        missing = [key for key in missing if key not in queries]
     if [key for key in missing if not key.startswith("qa_outputs.")]:
         raise TrainingError(f"{model_dir} lacks encoder weights: {', '.join(missing[:5])}")
-    return model, {"new_span_head": bool(missing), "unused": len(info.get("unexpected_keys", []))}
+    return model, {
+        "new_span_head": bool(missing),
+        "entity_aware_queries_from_query": len(queries),
+        "unused": len(info.get("unexpected_keys", [])),
+    }
 
 
 def parse_eval(values: tuple[str, ...], langs: tuple[str, ...]) -> list[EvalSet]:
@@ -269,49 +212,6 @@ class SlotOrder:
 
 
 # ---------------------------------------------------------------------------------------------
-# Progress
-
-
-class _Progress:
-    """A rich progress bar on a terminal, a line per logged step otherwise (main rank only)."""
-
-    def __init__(self, total: int, start: int, enabled: bool, bar: bool, label: str) -> None:
-        self.enabled = enabled
-        self.total = total
-        self.bar = None
-        if enabled and bar:
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-            from rich.progress import Progress as RichProgress
-
-            self.bar = RichProgress(
-                TextColumn(f"[bold]{label}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[status]}"),
-                TimeRemainingColumn(),
-            )
-            self.bar.start()
-            self.task = self.bar.add_task(label, total=total, completed=start, status="")
-
-    def update(self, step: int, record: dict[str, Any] | None) -> None:
-        if not self.enabled:
-            return
-        status = None
-        if record is not None:
-            status = (
-                f"loss {record['loss']:.3f} lr {record['lr']:.3g} {record['examples_per_s']:,.1f} windows/s"
-            )
-        if self.bar is not None:
-            self.bar.update(self.task, completed=step, **({"status": status} if status else {}))
-        elif status:
-            print(f"step {step}/{self.total}: {status}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-# ---------------------------------------------------------------------------------------------
 # The run
 
 
@@ -321,37 +221,17 @@ def _to_device(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, 
     return {name: torch.from_numpy(array).to(device, non_blocking=True) for name, array in batch.items()}
 
 
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
 def finetune_qa(options: FinetuneOptions) -> dict[str, Any]:
     """Fine-tunes (when ``options.train`` is set) and evaluates; returns the results."""
-    import torch
-    import torch.distributed as dist
+    from . import runtime
 
-    from .trainer import setup_distributed
-
-    wanted = torch.device(options.device) if options.device else None
-    kind = (
-        "cuda"
-        if (wanted is None and torch.cuda.is_available()) or (wanted and wanted.type == "cuda")
-        else "cpu"
-    )
-    distributed = setup_distributed(kind)
-    try:
+    with runtime.distributed_run(options.device) as distributed:
         return _finetune(options, distributed)
-    finally:
-        if distributed.enabled and dist.is_initialized():
-            dist.destroy_process_group()
 
 
 def _finetune(options: FinetuneOptions, distributed) -> dict[str, Any]:
-    import torch
-    import torch.distributed as dist
-
+    from . import runtime
     from .checkpoint import latest_checkpoint, load_checkpoint
-    from .trainer import autocast_context, choose_device
 
     opts = FinetuneOptions(**asdict(options))
     opts.eval = [EvalSet(**s) if isinstance(s, dict) else s for s in opts.eval]
@@ -359,12 +239,9 @@ def _finetune(options: FinetuneOptions, distributed) -> dict[str, Any]:
         raise TrainingError(f"--entities must be one of {', '.join(ENTITY_MODES)}, not {opts.entities!r}")
     if not opts.train and not opts.eval:
         raise TrainingError("nothing to do: give --train and/or --eval")
-    device = choose_device(opts.device, distributed.local_rank)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    autocast, precision = autocast_context(device, opts.precision)
+    device = runtime.choose_device(opts.device, distributed.local_rank)
+    runtime.configure_device(device)
+    autocast, precision = runtime.autocast_context(device, opts.precision)
     run_dir = Path(opts.output)
     model_dir = Path(opts.model)
     config = read_model_config(model_dir)
@@ -413,10 +290,7 @@ def _finetune(options: FinetuneOptions, distributed) -> dict[str, Any]:
     if train_windows:
         opts = _resolve_training(opts, len(train_windows), distributed.world_size)
         existing = latest_checkpoint(run_dir)
-        if existing is not None and not opts.resume:
-            raise TrainingError(
-                f"{run_dir} already holds checkpoints: add --resume to continue it, or pick a new --output"
-            )
+        runtime.refuse_existing_run(run_dir, existing, opts.resume)
         if existing is not None:
             resume_state = load_checkpoint(existing)
             _check_resume(resume_state, opts, existing)
@@ -424,7 +298,7 @@ def _finetune(options: FinetuneOptions, distributed) -> dict[str, Any]:
     if distributed.main:
         run_dir.mkdir(parents=True, exist_ok=True)
         record = {
-            "options": _jsonable(asdict(opts)),
+            "options": runtime.jsonable(asdict(opts)),
             "model_config": config,
             "model_load": load_report,
             "tokenizer": tokenizer.source,
@@ -437,8 +311,7 @@ def _finetune(options: FinetuneOptions, distributed) -> dict[str, Any]:
             "eval": {spec.name: {"lang": spec.lang, **fs.data.stats, **fs.stats} for spec, fs in eval_sets},
         }
         (run_dir / RUN_FILE).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    if distributed.enabled:
-        dist.barrier()
+    runtime.barrier(distributed)
 
     summary: dict[str, Any] = {}
     if train_windows:
@@ -456,8 +329,7 @@ def _finetune(options: FinetuneOptions, distributed) -> dict[str, Any]:
         )
         if distributed.main:
             _save_model(model, model_dir, run_dir / MODEL_DIR)
-        if distributed.enabled:
-            dist.barrier()
+        runtime.barrier(distributed)
 
     scores: list[tuple[str, Score]] = []
     sets: dict[str, Any] = {}
@@ -526,14 +398,11 @@ def _resolve_training(opts: FinetuneOptions, windows: int, world_size: int) -> F
 
 
 def _check_resume(state: dict[str, Any], opts: FinetuneOptions, path: Path) -> None:
+    from . import runtime
+
     if state.get("task") != "qa":
         raise TrainingError(f"{path} is not a QA fine-tuning checkpoint")
-    saved = state["options"]
-    current = _jsonable(asdict(opts))
-    changed = [name for name in RUN_DEFINING if saved.get(name) != current.get(name)]
-    if changed:
-        details = ", ".join(f"{name} {saved.get(name)!r} -> {current.get(name)!r}" for name in changed)
-        raise TrainingError(f"cannot resume {path} exactly with different settings: {details}")
+    runtime.check_resume(state["options"], runtime.jsonable(asdict(opts)), FINETUNE_RUN_DEFINING, path)
 
 
 def _train(
@@ -551,19 +420,19 @@ def _train(
     import torch
     import torch.distributed as dist
 
+    from . import runtime
     from .checkpoint import save_checkpoint
-    from .trainer import MetricsLog, linear_schedule, parameter_groups, set_rng_state
 
     assert opts.micro_batch_size is not None and opts.warmup_steps is not None
-    optimizer = torch.optim.AdamW(
-        parameter_groups(model, opts.weight_decay),
-        lr=opts.learning_rate,
-        betas=(0.9, 0.999),
-        eps=opts.adam_eps,
-        **({"fused": True} if device.type == "cuda" else {}),
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, linear_schedule(opts.warmup_steps, opts.total_steps)
+    optimizer, scheduler = runtime.make_optimizer(
+        model,
+        device,
+        opts.learning_rate,
+        opts.weight_decay,
+        (0.9, 0.999),
+        opts.adam_eps,
+        opts.warmup_steps,
+        opts.total_steps,
     )
     start_step = 0
     if resume_state is not None:
@@ -571,15 +440,9 @@ def _train(
         optimizer.load_state_dict(resume_state["optimizer"])
         scheduler.load_state_dict(resume_state["scheduler"])
         start_step = int(resume_state["step"])
-        rng = resume_state["rng"]
-        if len(rng) == distributed.world_size:
-            set_rng_state(rng[distributed.rank])
-        else:
-            torch.manual_seed(opts.seed * 7919 + distributed.rank + start_step)
+        runtime.restore_rng(resume_state["rng"], distributed, opts.seed, start_step)
     else:
-        torch.manual_seed(opts.seed * 7919 + distributed.rank)
-        random.seed(opts.seed + distributed.rank)
-        np.random.seed(opts.seed + distributed.rank)
+        runtime.seed_everything(opts.seed, distributed.rank)
 
     module = model
     if distributed.enabled:
@@ -590,14 +453,9 @@ def _train(
     order = SlotOrder(len(features), opts.seed)
     batch_size, micro, world = opts.batch_size, opts.micro_batch_size, distributed.world_size
     accumulation = batch_size // (micro * world)
-    log = MetricsLog(run_dir, start_step, distributed.main)
-    is_terminal = sys.stderr.isatty()
-    progress = _Progress(
-        opts.total_steps,
-        start_step,
-        distributed.main and opts.progress is not False,
-        bar=is_terminal if opts.progress is None else bool(opts.progress and is_terminal),
-        label="finetune qa",
+    log = runtime.MetricsLog(run_dir, start_step, distributed.main)
+    progress = runtime.Progress(
+        "finetune qa", opts.total_steps, start_step, distributed.main, opts.progress, _describe_record
     )
     record: dict[str, Any] | None = None
     last_time = time.perf_counter()
@@ -636,7 +494,7 @@ def _train(
             loss = float(stats[0]) / batch_size
             if not math.isfinite(loss):
                 raise TrainingError(f"loss is {loss} at step {step + 1}: training stopped before applying it")
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, opts.max_grad_norm))
+            grad_norm = float(runtime.clip_gradients(params, opts.max_grad_norm))
             lr = scheduler.get_last_lr()[0]
             optimizer.step()
             scheduler.step()
@@ -672,12 +530,14 @@ def _train(
     }
 
 
+def _describe_record(record: dict[str, Any]) -> str:
+    return f"loss {record['loss']:.3f} lr {record['lr']:.3g} {record['examples_per_s']:,.1f} windows/s"
+
+
 def _save_checkpoint(run_dir, step, model, optimizer, scheduler, opts, distributed, save) -> None:
-    import torch.distributed as dist
+    from . import runtime
 
-    from .trainer import gather_objects, rng_state
-
-    states = gather_objects(rng_state(), distributed)
+    states = runtime.gather_objects(runtime.rng_state(), distributed)
     if distributed.main:
         save(
             run_dir,
@@ -689,12 +549,11 @@ def _save_checkpoint(run_dir, step, model, optimizer, scheduler, opts, distribut
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "rng": states,
-                "options": _jsonable(asdict(opts)),
+                "options": runtime.jsonable(asdict(opts)),
             },
             opts.keep_last,
         )
-    if distributed.enabled:
-        dist.barrier()
+    runtime.barrier(distributed)
 
 
 def _save_model(model, source: Path, target: Path) -> None:
@@ -752,185 +611,3 @@ def predict_logits(
     for index, start, end in found:
         starts[index], ends[index] = start, end
     return starts, ends
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line (registered in training/cli.py)
-
-
-@click.group("finetune")
-def finetune_group() -> None:
-    """Fine-tune a LUKE/mLUKE model on a downstream task."""
-
-
-@finetune_group.command("qa")
-@click.option(
-    "--model",
-    required=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="`mluke-train export` output or a local LUKE/mLUKE directory.",
-)
-@click.option(
-    "--train",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="SQuAD-format training file, repeatable (omit to only evaluate --model).",
-)
-@click.option(
-    "--train-lang",
-    default=None,
-    help="Language of the --train files (default: from each file name, else en).",
-)
-@click.option(
-    "--eval",
-    "evals",
-    multiple=True,
-    help="NAME=FILE.json (or FILE.json), repeatable: one row of the table each.",
-)
-@click.option(
-    "--eval-lang", "eval_langs", multiple=True, help="NAME=LANG when the name does not tell the language."
-)
-@click.option(
-    "--entities",
-    default="none",
-    show_default=True,
-    type=click.Choice(ENTITY_MODES),
-    help="none: words only (mLUKE-W); mentions: entities found with the mention dictionary (mLUKE-E).",
-)
-@click.option(
-    "--mention-dict",
-    default=None,
-    type=click.Path(exists=True, file_okay=False),
-    help="WORKDIR/vocab/mentions (or WORKDIR/vocab, WORKDIR).",
-)
-@click.option(
-    "--min-commonness",
-    default=0.3,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="Link a mention only to an entity with p(entity|mention) at least this.",
-)
-@click.option(
-    "--min-mention-count",
-    default=2,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Use only anchors seen at least this many times as links.",
-)
-@click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Run directory.")
-@click.option(
-    "--max-seq-length",
-    default=None,
-    type=click.IntRange(min=16),
-    help="Default 384 (fewer if the model has fewer positions).",
-)
-@click.option(
-    "--doc-stride",
-    default=128,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Context tokens between the starts of two windows.",
-)
-@click.option("--max-query-length", default=64, show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--max-answer-length", default=30, show_default=True, type=click.IntRange(min=1), help="In tokens."
-)
-@click.option("--n-best", default=20, show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--max-entity-length",
-    default=64,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Entities per window.",
-)
-@click.option(
-    "--max-mention-length",
-    default=30,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Tokens per mention.",
-)
-@click.option("--epochs", default=2.0, show_default=True, type=float)
-@click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Instead of --epochs.")
-@click.option(
-    "--batch-size", default=32, show_default=True, type=click.IntRange(min=1), help="Global batch (windows)."
-)
-@click.option("--micro-batch-size", default=None, type=click.IntRange(min=1), help="Per process and forward.")
-@click.option("--eval-batch-size", default=64, show_default=True, type=click.IntRange(min=1))
-@click.option("--learning-rate", "--lr", "learning_rate", default=2e-5, show_default=True, type=float)
-@click.option("--warmup-ratio", default=0.1, show_default=True, type=float)
-@click.option("--warmup-steps", default=None, type=click.IntRange(min=0), help="Instead of --warmup-ratio.")
-@click.option("--weight-decay", default=0.01, show_default=True, type=float)
-@click.option("--max-grad-norm", default=1.0, show_default=True, type=float)
-@click.option("--seed", default=42, show_default=True, type=int)
-@click.option("--log-every", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--save-every", default=1000, show_default=True, type=click.IntRange(min=1))
-@click.option("--keep-last", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--resume", is_flag=True, help="Continue the run in --output from its latest checkpoint.")
-@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "bf16", "fp32"]))
-@click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available).")
-@click.option(
-    "--metric",
-    default="auto",
-    show_default=True,
-    type=click.Choice(METRICS),
-    help="auto: character-level (MLQA) for zh/ja/th, SQuAD v1.1 otherwise.",
-)
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
-def finetune_qa_command(evals: tuple[str, ...], eval_langs: tuple[str, ...], **kwargs: Any) -> None:
-    """Fine-tune LukeForQuestionAnswering on SQuAD-format data and score every --eval set."""
-    kwargs["train"] = list(kwargs["train"])
-    options = FinetuneOptions(eval=parse_eval(evals, eval_langs), **kwargs)
-    results = finetune_qa(options)
-    if os.environ.get("RANK", "0") != "0":
-        return  # under torchrun the first process reports
-    train = results.get("train")
-    if train and train.get("final"):
-        click.echo(
-            f"trained {train['step']} steps ({train['epochs']:.2f} epochs), final loss {train['final']['loss']:.4f}",
-            err=True,
-        )
-    click.echo(f"results: {Path(options.output) / RESULTS_FILE}", err=True)
-
-
-@click.group("evaluate")
-def evaluate_group() -> None:
-    """Score predictions files."""
-
-
-@evaluate_group.command("qa")
-@click.option(
-    "--predictions",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help='{"question id": "answer", ...}',
-)
-@click.option(
-    "--data",
-    "data_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="SQuAD-format file with the reference answers.",
-)
-@click.option(
-    "--lang", default=None, help="Language of the answers (default: from the data file name, else en)."
-)
-@click.option("--metric", default="auto", show_default=True, type=click.Choice(METRICS))
-@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
-def evaluate_qa_command(
-    predictions: str, data_path: str, lang: str | None, metric: str, as_json: bool
-) -> None:
-    """Exact match and F1 of a predictions file (the official SQuAD v1.1 / MLQA scores)."""
-    from .qa_metrics import read_json
-
-    lang = lang or language_of(data_path) or "en"
-    data = read_json(data_path, "QA data file")
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise TrainingError(f'{data_path} is not SQuAD-format JSON (no top-level "data" list)')
-    score = evaluate(reference_answers(data), read_predictions(predictions), lang, metric)
-    if as_json:
-        click.echo(json.dumps(score.to_dict(), indent=1, sort_keys=True))
-    else:
-        click.echo(format_table([(Path(data_path).name, score)]))
-    if score.missing:
-        click.echo(f"{score.missing} of {score.questions} questions have no prediction (scored 0)", err=True)

@@ -62,7 +62,14 @@ def make_plan(
         estimates.append(
             {"tokens_per_s": rate, "seconds": seconds, "hours": seconds / 3600, "days": seconds / 86400}
         )
+    warnings = []
+    if warmup_steps >= steps:
+        warnings.append(
+            f"the whole run is warmup ({steps:,} steps, --warmup-steps {warmup_steps:,}): the learning rate "
+            "never reaches its peak nor decays; lower --warmup-steps (luke: 2,500 of ~540,000 steps)"
+        )
     return {
+        "warnings": warnings,
         "batch_size": batch_size,
         "epochs": epochs,
         "steps": steps,
@@ -96,6 +103,8 @@ def format_plan(plan: dict[str, Any]) -> str:
             f"{language['mean_tokens']:>8.1f}{language['share_of_data'] * 100:>7.1f}%"
             f"{language['probability']:>8.3f}{language['passes']:>9.2f}"
         )
+    for warning in plan.get("warnings", []):
+        lines.append(f"warning: {warning}")
     if plan["estimates"]:
         lines.append("")
         for estimate in plan["estimates"]:

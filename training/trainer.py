@@ -1,82 +1,86 @@
-"""`mluke-train pretrain`: the training loop (single process, or DDP under torchrun).
+"""`mluke-train pretrain`: the pretraining loop (one process, or DDP under torchrun).
 
-Loss normalisation: each micro-batch returns summed cross-entropies; they are divided by the number
-of prediction targets in the whole global batch (summed over micro-batches and ranks before the
-backward passes) and multiplied by the world size to undo DDP's gradient averaging. The update is
-therefore the same for any split of the global batch into ranks and accumulation steps.
+A run is: open the shards, build the model (preset, --init or a checkpoint to resume), make the
+example stream, then repeat the train step and log / checkpoint. The pieces every run needs
+(processes, device, optimizer, RNG, logs, progress) are in training/runtime.py.
+
+Loss normalisation (as luke with DeepSpeed): each micro-batch's loss is its mean cross-entropy
+over its own word targets plus its mean over its entity targets; the update uses the mean of these
+over the micro-batches of the global batch (accumulation steps and ranks). The number of targets
+of a micro-batch is known on the host (the loader lists the targets), so nothing in the step waits
+for the device: micro-batches stream from the loader into forward/backward one at a time, and the
+only synchronisations are at logged and checkpointed steps. For a given micro-batch size the
+update does not depend on how the micro-batches are spread over ranks and accumulation steps.
+
+A non-finite loss makes the gradient norm non-finite; the first step where that happened is kept
+on the device and checked at every logged and checkpointed step, before anything is written: the
+run stops naming the step, and the last checkpoint written is a good one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import math
 import os
-import random
 import shutil
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from transformers import LukeConfig, LukeForMaskedLM
 
 from schemas.vocab import ENTITY_VOCAB_HF_JSON, ENTITY_VOCAB_JSONL, VOCAB_DIR
 
-from .checkpoint import (
-    latest_checkpoint,
-    list_checkpoints,
-    load_checkpoint,
-    resolve_checkpoint,
-    save_checkpoint,
-)
+from . import runtime
+from .checkpoint import latest_checkpoint, load_checkpoint, resolve_checkpoint, save_checkpoint
 from .data import ExampleStream, StreamConfig, torch_loader
 from .errors import TrainingError
+from .init import apply_source, describe, read_source
 from .masking import Masker, MaskingConfig
 from .model import (
     PRESETS,
     PretrainingModel,
     build_config,
-    hf_architecture,
-    init_word_side,
+    check_tied,
+    load_weights,
     new_model,
+    parameter_count,
     trainable_parameters,
 )
+from .options import RUN_DEFINING, PretrainOptions
 from .shards import ShardSet, open_shard_set
-from .vocab import SENTENCEPIECE_FILE, TOKENIZER_DIR, load_entity_vocab, load_word_vocab, sha256_file
+from .vocab import (
+    SENTENCEPIECE_FILE,
+    TOKENIZER_DIR,
+    EntityVocab,
+    WordVocab,
+    load_entity_vocab,
+    load_word_vocab,
+    sha256_file,
+)
 
-METRICS_FILE = "metrics.jsonl"
 RUN_FILE = "run.json"
 SUMMARY_FILE = "summary.json"
-TENSORBOARD_DIR = "tensorboard"
 KILL_AFTER_STEP_ENV = "MLUKE_TRAIN_KILL_AFTER_STEP"
-
-# Options that define the trajectory of a run: a resumed run must use the same values.
-RUN_DEFINING = (
-    "langs",
-    "stage",
-    "total_steps",
-    "batch_size",
-    "learning_rate",
-    "warmup_steps",
-    "weight_decay",
-    "adam_betas",
-    "adam_eps",
-    "max_grad_norm",
-    "seed",
-    "sampling_smoothing",
-    "shuffle_buffer",
-    "block_rows",
-    "word_mask_prob",
-    "entity_mask_prob",
-    "whole_word_masking",
-    "mask_words_in_entity_spans",
+# Checkpoints written before the decoders were tied cannot be resumed (their decoder is a matrix
+# of its own); they still serve as --init, which ignores decoder weights.
+TIED_SINCE_FORMAT_VERSION = 2
+MODEL_INPUTS = (
+    "input_ids",
+    "attention_mask",
+    "entity_ids",
+    "entity_attention_mask",
+    "entity_position_ids",
+    "word_target_index",
+    "word_target_ids",
+    "entity_target_index",
+    "entity_target_ids",
 )
 
 
@@ -84,162 +88,8 @@ class NonFiniteLossError(TrainingError):
     exit_code = 3
 
 
-@dataclass
-class PretrainOptions:
-    data: list[str]
-    output: str
-    langs: list[str] | None = None
-    tokenizer: str | None = None
-    entity_vocab: str | None = None
-    preset: str = "base"
-    config: str | None = None
-    init: str | None = None
-    resume: bool = False
-    stage: int = 2
-    max_steps: int | None = None
-    epochs: float | None = None
-    batch_size: int | None = None
-    micro_batch_size: int | None = None
-    learning_rate: float | None = None
-    warmup_steps: int | None = None
-    weight_decay: float = 0.01
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = 1e-6
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    sampling_smoothing: float = 0.7
-    shuffle_buffer: int = 16384
-    block_rows: int = 256
-    word_mask_prob: float = 0.15
-    entity_mask_prob: float = 0.15
-    whole_word_masking: bool = False
-    mask_words_in_entity_spans: bool = False
-    num_workers: int = 2
-    log_every: int = 10
-    save_every: int = 1000
-    keep_last: int = 3
-    precision: str = "auto"
-    device: str | None = None
-    verify_checksums: bool = False
-    progress: bool | None = None  # None: a progress bar when stderr is a terminal
-    total_steps: int = 0  # resolved
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Distributed:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def setup_distributed(device_kind: str) -> Distributed:
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
-        return Distributed()
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device_kind == "cuda" else "gloo")
-    return Distributed(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def choose_device(requested: str | None, local_rank: int) -> torch.device:
-    if requested:
-        return torch.device(requested)
-    if torch.cuda.is_available():
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
-
-
-def autocast_context(device: torch.device, precision: str):
-    """bf16 autocast on CUDA (``auto`` or ``bf16``), full fp32 elsewhere."""
-    if precision not in ("auto", "bf16", "fp32"):
-        raise TrainingError(f"--precision must be auto, bf16 or fp32, not {precision}")
-    if device.type == "cuda" and precision in ("auto", "bf16"):
-        if not torch.cuda.is_bf16_supported():
-            if precision == "bf16":
-                raise TrainingError("this GPU does not support bf16")
-            return contextlib.nullcontext, "fp32"
-        return (lambda: torch.autocast("cuda", dtype=torch.bfloat16)), "bf16"
-    if precision == "bf16":
-        raise TrainingError("--precision bf16 needs a CUDA device; CPU training runs in fp32")
-    return contextlib.nullcontext, "fp32"
-
-
-def linear_schedule(warmup: int, total: int):
-    """Linear warmup to the peak learning rate over ``warmup`` steps, then linear decay to 0."""
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    return factor
-
-
-def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    decay, no_decay = [], []
-    for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
-            continue
-        if name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name:
-            no_decay.append(parameter)
-        else:
-            decay.append(parameter)
-    return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-
-
-def parameter_digest(model: torch.nn.Module) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
-def rng_state() -> dict[str, Any]:
-    """Python, numpy, torch (and CUDA) random states, for exact resume."""
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"])
-
-
-def gather_objects(value: Any, distributed: Distributed) -> list[Any]:
-    """``value`` from every rank (just ``[value]`` without torch.distributed)."""
-    if not distributed.enabled:
-        return [value]
-    gathered: list[Any] = [None] * distributed.world_size
-    dist.all_gather_object(gathered, value)
-    return gathered
-
-
-def _is_luke_dir(path: Path) -> bool:
-    return (path / "config.json").is_file() and hf_architecture(path / "config.json").get(
-        "model_type"
-    ) == "luke"
+# ---------------------------------------------------------------------------------------------
+# Setting a run up
 
 
 def resolve_paths(options: PretrainOptions, shard_set: ShardSet) -> tuple[Path, Path]:
@@ -311,232 +161,57 @@ def resolve_options(options: PretrainOptions, shard_set: ShardSet, world_size: i
     return resolved
 
 
-def _load_init(init: str) -> tuple[LukeConfig | None, dict[str, torch.Tensor], str]:
-    """(config, state dict, kind) of an --init source: our checkpoint/run, a LUKE dir, or a word model."""
-    path = Path(init)
-    if path.is_file() or (path.is_dir() and list_checkpoints(path)):
-        state = load_checkpoint(resolve_checkpoint(path))
-        return LukeConfig(**state["model_config"]), state["model"], "luke"
-    if not (path / "config.json").is_file():
-        raise TrainingError(f"--init {init}: neither a checkpoint, a run directory nor a Hugging Face model")
-    if _is_luke_dir(path):
-        model = LukeForMaskedLM.from_pretrained(path)
-        return model.config, model.state_dict(), "luke"
-    from transformers import AutoModelForMaskedLM
-
-    try:
-        word_model = AutoModelForMaskedLM.from_pretrained(path)
-    except (OSError, ValueError) as error:
-        raise TrainingError(f"--init {init}: cannot load it as a masked language model: {error}") from None
-    return None, word_model.state_dict(), "word"
-
-
-def _architecture_from(path: Path) -> dict[str, Any]:
-    source = hf_architecture(path / "config.json")
-    keys = (
-        "hidden_size",
-        "num_hidden_layers",
-        "num_attention_heads",
-        "intermediate_size",
-        "hidden_act",
-        "layer_norm_eps",
-        "max_position_embeddings",
-        "type_vocab_size",
-    )
-    return {key: source[key] for key in keys if key in source}
-
-
-class MetricsLog:
-    """metrics.jsonl (one object per logged step) and TensorBoard events; main rank only."""
-
-    def __init__(self, run_dir: Path, start_step: int, enabled: bool) -> None:
-        self.enabled = enabled
-        self.path = run_dir / METRICS_FILE
-        self.writer = None
-        if not enabled:
-            return
-        # A resumed run rewrites what the interrupted one logged after its checkpoint.
-        kept: list[str] = []
-        if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                if line.strip() and json.loads(line).get("step", 0) <= start_step:
-                    kept.append(line)
-        self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        self.handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.writer = SummaryWriter(str(run_dir / TENSORBOARD_DIR), purge_step=start_step + 1)
-
-    def write(self, record: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        self.handle.write(json.dumps(record, sort_keys=True) + "\n")
-        self.handle.flush()
-        assert self.writer is not None
-        for key, value in record.items():
-            if key != "step" and isinstance(value, (int, float)):
-                self.writer.add_scalar(f"train/{key}", value, record["step"])
-
-    def close(self) -> None:
-        if self.enabled:
-            self.handle.close()
-            assert self.writer is not None
-            self.writer.close()
-
-
-class Progress:
-    """A rich progress bar on a terminal, one line per logged step otherwise."""
-
-    def __init__(self, total: int, start: int, enabled: bool, bar: bool) -> None:
-        self.enabled = enabled
-        self.total = total
-        self.bar = None
-        if enabled and bar:
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-            from rich.progress import Progress as RichProgress
-
-            self.bar = RichProgress(
-                TextColumn("[bold]pretrain"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[status]}"),
-                TimeRemainingColumn(),
-                transient=False,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("pretrain", total=total, completed=start, status="")
-
-    def update(self, step: int, record: dict[str, Any] | None) -> None:
-        if not self.enabled:
-            return
-        status = None
-        if record is not None:
-            status = (
-                f"loss {record['loss']:.3f} mlm {record['mlm_loss']:.2f}/{record['mlm_acc']:.0%} "
-                f"ent {record['entity_loss']:.2f}/{record['entity_acc']:.0%} {record['tokens_per_s']:,.0f} tok/s"
-            )
-        if self.bar is not None:
-            fields = {"status": status} if status else {}
-            self.bar.update(self.task, completed=step, **fields)
-        elif status:
-            print(f"step {step}/{self.total}: {status} lr {record['lr']:.3g}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _copy_vocab_files(run_dir: Path, tokenizer: Path, entity_vocab: Path) -> None:
-    """The run keeps the tokenizer and entity vocab it trained with, so that export is self-contained."""
-    target = run_dir / TOKENIZER_DIR
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(tokenizer, target / SENTENCEPIECE_FILE)
-    shutil.copyfile(entity_vocab, target / ENTITY_VOCAB_JSONL)
-    (target / ENTITY_VOCAB_HF_JSON).write_text(load_entity_vocab(entity_vocab).hf_json(), encoding="utf-8")
-
-
-def pretrain(options: PretrainOptions) -> dict[str, Any]:
-    """Runs (or resumes) a pretraining run; returns the summary also written to summary.json."""
-    wanted = torch.device(options.device) if options.device else None
-    distributed = setup_distributed(
-        "cuda"
-        if (wanted is None and torch.cuda.is_available()) or (wanted and wanted.type == "cuda")
-        else "cpu"
-    )
-    try:
-        return _pretrain(options, distributed)
-    finally:
-        if distributed.enabled and dist.is_initialized():
-            dist.destroy_process_group()
-
-
-def _pretrain(options: PretrainOptions, distributed: Distributed) -> dict[str, Any]:
-    device = choose_device(options.device, distributed.local_rank)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    autocast, precision = autocast_context(device, options.precision)
-
-    shard_set = open_shard_set(options.data, options.langs, options.verify_checksums)
-    tokenizer_path, entity_vocab_path = resolve_paths(options, shard_set)
-    opts = resolve_options(options, shard_set, distributed.world_size)
-    run_dir = Path(opts.output)
-    max_seq_length = int(shard_set.settings["max_seq_length"])
-
-    resume_state: dict[str, Any] | None = None
+def find_resume_state(opts: PretrainOptions, run_dir: Path, shard_set: ShardSet) -> dict[str, Any] | None:
     existing = latest_checkpoint(run_dir)
-    if existing is not None and not opts.resume:
+    runtime.refuse_existing_run(run_dir, existing, opts.resume)
+    if not opts.resume or existing is None:
+        return None
+    state = load_checkpoint(existing)
+    if int(state.get("version", 1)) < TIED_SINCE_FORMAT_VERSION:
         raise TrainingError(
-            f"{run_dir} already holds checkpoints: add --resume to continue it, or pick a new --output"
+            f"{existing} was written before the decoders were tied to the embeddings and cannot be "
+            f"resumed exactly; start a new run with --init {existing}"
         )
-    if opts.resume and existing is not None:
-        resume_state = load_checkpoint(existing)
-        _check_resume(resume_state, opts, shard_set, existing)
+    if state["data"]["fingerprint"] != shard_set.fingerprint():
+        raise TrainingError(
+            f"{existing} was trained on other data (languages, rows, tokenizer or vocab differ)"
+        )
+    runtime.check_resume(state["options"], runtime.jsonable(asdict(opts)), RUN_DEFINING, existing)
+    return state
 
-    # Model: the checkpoint's config on resume, the init model's for a LUKE init, else preset/file.
-    init_state: dict[str, torch.Tensor] | None = None
-    init_kind = None
+
+def build_model(
+    opts: PretrainOptions,
+    shard_set: ShardSet,
+    words: WordVocab,
+    entities: EntityVocab,
+    resume_state: dict[str, Any] | None,
+) -> tuple[LukeForMaskedLM, LukeConfig, dict[str, Any]]:
+    """The model of a resumed checkpoint, of --init (ids mapped), or fresh from the preset."""
+    max_seq_length = int(shard_set.settings["max_seq_length"])
     if resume_state is not None:
         config = LukeConfig(**resume_state["model_config"])
-    elif opts.init:
-        init_config, init_state, init_kind = _load_init(opts.init)
-        if init_kind == "luke":
-            assert init_config is not None
-            config = init_config
-        else:
-            arch = _architecture_from(Path(opts.init))
-            config = build_config(
-                opts.preset,
-                opts.config,
-                shard_set.word_vocab_size,
-                shard_set.entity_vocab_size,
-                max_seq_length,
-            )
-            config = LukeConfig(**{**config.to_dict(), **arch})
-    else:
-        config = build_config(
-            opts.preset, opts.config, shard_set.word_vocab_size, shard_set.entity_vocab_size, max_seq_length
-        )
-    if config.max_position_embeddings < max_seq_length + config.pad_token_id + 1:
-        raise TrainingError(
-            f"the model has {config.max_position_embeddings} positions, too few for the shards' "
-            f"sequences of {max_seq_length} tokens"
-        )
-    if (config.vocab_size, config.entity_vocab_size) != (
+        model = new_model(config, opts.seed)
+        load_weights(model, resume_state["model"])
+        return model, config, {}
+    source = read_source(opts.init) if opts.init else None
+    config = build_config(
+        opts.preset,
+        opts.config,
         shard_set.word_vocab_size,
         shard_set.entity_vocab_size,
-    ):
-        raise TrainingError(
-            f"the model has {config.vocab_size} word and {config.entity_vocab_size} entity ids, the shards "
-            f"{shard_set.word_vocab_size} and {shard_set.entity_vocab_size}"
-        )
-
+        max_seq_length,
+        entity_aware_attention=opts.entity_aware_attention,
+        architecture=source.architecture if source else None,
+    )
     model = new_model(config, opts.seed)
-    init_report: dict[str, Any] = {}
-    if init_state is not None:
-        if init_kind == "luke":
-            missing, unexpected = model.load_state_dict(init_state, strict=False)
-            model.tie_weights()
-            init_report = {"kind": "luke", "missing": list(missing), "unexpected": list(unexpected)}
-        else:
-            copied = init_word_side(model, init_state)
-            init_report = {"kind": "word", "copied": len(copied["copied"]), "skipped": copied["skipped"]}
-    trainable = trainable_parameters(model, opts.stage)
-    model.to(device)
+    report = apply_source(model, source, words, entities, opts.init_partial) if source else {}
+    return model, config, report
 
-    optimizer = torch.optim.AdamW(
-        parameter_groups(model, opts.weight_decay),
-        lr=opts.learning_rate,
-        betas=tuple(opts.adam_betas),
-        eps=opts.adam_eps,
-        **({"fused": True} if device.type == "cuda" else {}),
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, linear_schedule(opts.warmup_steps, opts.total_steps)
-    )
 
-    word_vocab = load_word_vocab(tokenizer_path)
+def make_stream(
+    opts: PretrainOptions, shard_set: ShardSet, words: WordVocab, distributed: runtime.Distributed
+) -> ExampleStream:
     masker = Masker(
         MaskingConfig(
             word_mask_prob=opts.word_mask_prob,
@@ -545,11 +220,12 @@ def _pretrain(options: PretrainOptions, distributed: Distributed) -> dict[str, A
             mask_words_in_entity_spans=opts.mask_words_in_entity_spans,
             max_mention_length=int(shard_set.settings["max_mention_length"]),
         ),
-        mask_id=word_vocab.mask_id,
-        word_vocab_size=word_vocab.size,
-        word_start_table=word_vocab.word_start_table() if opts.whole_word_masking else None,
+        mask_id=words.mask_id,
+        word_vocab_size=words.size,
+        word_start_table=words.word_start_table() if opts.whole_word_masking else None,
     )
-    stream = ExampleStream(
+    assert opts.batch_size is not None and opts.micro_batch_size is not None
+    return ExampleStream(
         [language.files for language in shard_set.languages],
         shard_set.sizes(),
         StreamConfig(
@@ -565,166 +241,272 @@ def _pretrain(options: PretrainOptions, distributed: Distributed) -> dict[str, A
         masker,
     )
 
+
+def _copy_vocab_files(run_dir: Path, tokenizer: Path, entity_vocab: Path) -> None:
+    """The run keeps the tokenizer and entity vocab it trained with, so that export is self-contained."""
+    target = run_dir / TOKENIZER_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(tokenizer, target / SENTENCEPIECE_FILE)
+    shutil.copyfile(entity_vocab, target / ENTITY_VOCAB_JSONL)
+    (target / ENTITY_VOCAB_HF_JSON).write_text(load_entity_vocab(entity_vocab).hf_json(), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# The step
+
+
+@dataclass
+class StepResult:
+    """Device sums of one step (no synchronisation) and the host counts that go with them."""
+
+    sums: torch.Tensor  # mlm loss sum, entity loss sum, mlm correct, entity correct
+    grad_norm: torch.Tensor
+    word_targets: int
+    entity_targets: int
+    tokens: int
+
+
+class TrainStep:
+    """Forward and backward over the micro-batches of one global batch, then the update."""
+
+    def __init__(
+        self,
+        model: LukeForMaskedLM,
+        opts: PretrainOptions,
+        device: torch.device,
+        autocast: Any,
+        distributed: runtime.Distributed,
+    ) -> None:
+        assert opts.batch_size is not None and opts.micro_batch_size is not None
+        self.device = device
+        self.autocast = autocast
+        self.distributed = distributed
+        self.accumulation = opts.batch_size // (opts.micro_batch_size * distributed.world_size)
+        self.max_grad_norm = opts.max_grad_norm
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        module: torch.nn.Module = PretrainingModel(model)
+        self.ddp = None
+        if distributed.enabled:
+            self.ddp = torch.nn.parallel.DistributedDataParallel(
+                module, device_ids=[device.index] if device.type == "cuda" else None
+            )
+            module = self.ddp
+        self.module = torch.compile(module, dynamic=True) if opts.compile else module
+
+    def __call__(
+        self, batches: Iterator[dict[str, torch.Tensor]], step: int, optimizer: Any, scheduler: Any
+    ) -> StepResult:
+        sums = torch.zeros(4, dtype=torch.float64, device=self.device)
+        word_targets = entity_targets = tokens = 0
+        for index in range(self.accumulation):
+            micro = next(batches)  # streamed: the next one loads while this one computes
+            if int(micro["step"]) != step or int(micro["micro"]) != index:
+                raise RuntimeError(f"data order broken: got step {int(micro['step'])}, expected {step}")
+            inputs = {name: micro[name].to(self.device, non_blocking=True) for name in MODEL_INPUTS}
+            words, entities = len(micro["word_target_ids"]), len(micro["entity_target_ids"])
+            last = index == self.accumulation - 1
+            context = self.ddp.no_sync() if self.ddp is not None and not last else _no_context()
+            with context:
+                with self.autocast():
+                    out = self.module(**inputs)
+                loss = (
+                    out["mlm_sum"] / max(1, words) + out["entity_sum"] / max(1, entities)
+                ) / self.accumulation
+                loss.backward()
+            sums += torch.stack(
+                [
+                    out["mlm_sum"].detach(),
+                    out["entity_sum"].detach(),
+                    out["mlm_correct"],
+                    out["entity_correct"],
+                ]
+            ).double()
+            word_targets += words
+            entity_targets += entities
+            tokens += int(micro["tokens"])
+        grad_norm = runtime.clip_gradients(self.params, self.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        return StepResult(sums, grad_norm, word_targets, entity_targets, tokens)
+
+
+class _no_context:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class NonFiniteWatch:
+    """Remembers on the device the first step whose gradient norm was not finite."""
+
+    def __init__(self, device: torch.device, start_step: int) -> None:
+        self.first_bad = torch.full((), -1, dtype=torch.long, device=device)
+        self.step = torch.full((), start_step, dtype=torch.long, device=device)
+
+    def observe(self, grad_norm: torch.Tensor) -> None:
+        self.step += 1
+        bad = ~torch.isfinite(grad_norm) & (self.first_bad < 0)
+        self.first_bad = torch.where(bad, self.step, self.first_bad)
+
+    def check(self, run_dir: Path) -> None:
+        bad_step = int(self.first_bad)
+        if bad_step >= 0:
+            latest = latest_checkpoint(run_dir)
+            kept = (
+                f"the last good checkpoint is {latest}" if latest else "no checkpoint was written before it"
+            )
+            raise NonFiniteLossError(
+                f"the loss or gradient is not finite at step {bad_step}: training stopped; {kept}"
+            )
+
+
+def log_record(
+    result: StepResult,
+    step: int,
+    opts: PretrainOptions,
+    lr: float,
+    tokens: int,
+    seconds: float,
+    device,
+    distributed,
+) -> dict[str, Any]:
+    """The logged figures of a step, summed over the ranks (one synchronisation)."""
+    sums = result.sums.double()
+    if distributed.enabled:
+        torch.distributed.all_reduce(sums)
+    word_targets, entity_targets, tokens = runtime.host_all_reduce(
+        (result.word_targets, result.entity_targets, tokens), distributed
+    )
+    values = sums.tolist()
+    mlm_loss = values[0] / max(1.0, word_targets)
+    entity_loss = values[1] / max(1.0, entity_targets)
+    record = {
+        "step": step,
+        "loss": mlm_loss + entity_loss,
+        "mlm_loss": mlm_loss,
+        "entity_loss": entity_loss,
+        "mlm_acc": values[2] / max(1.0, word_targets),
+        "entity_acc": values[3] / max(1.0, entity_targets),
+        "lr": lr,
+        "grad_norm": float(result.grad_norm),
+        "tokens_per_s": tokens / max(seconds, 1e-9),
+        "examples": step * opts.batch_size,
+    }
+    if device.type == "cuda":
+        record["max_memory_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
+    return record
+
+
+def describe_record(record: dict[str, Any]) -> str:
+    return (
+        f"loss {record['loss']:.3f} mlm {record['mlm_loss']:.2f}/{record['mlm_acc']:.0%} "
+        f"ent {record['entity_loss']:.2f}/{record['entity_acc']:.0%} {record['tokens_per_s']:,.0f} tok/s "
+        f"lr {record['lr']:.3g}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def pretrain(options: PretrainOptions) -> dict[str, Any]:
+    """Runs (or resumes) a pretraining run; returns the summary also written to summary.json."""
+    with runtime.distributed_run(options.device) as distributed:
+        return _pretrain(options, distributed)
+
+
+def _pretrain(options: PretrainOptions, distributed: runtime.Distributed) -> dict[str, Any]:
+    device = runtime.choose_device(options.device, distributed.local_rank)
+    runtime.configure_device(device, options.cpu_threads)
+    autocast, precision = runtime.autocast_context(device, options.precision)
+
+    shard_set = open_shard_set(options.data, options.langs, options.verify_checksums)
+    tokenizer_path, entity_vocab_path = resolve_paths(options, shard_set)
+    opts = resolve_options(options, shard_set, distributed.world_size)
+    run_dir = Path(opts.output)
+    words, entities = load_word_vocab(tokenizer_path), load_entity_vocab(entity_vocab_path)
+    resume_state = find_resume_state(opts, run_dir, shard_set)
+
+    model, config, init_report = build_model(opts, shard_set, words, entities, resume_state)
+    trainable = trainable_parameters(model, opts.stage)
+    model.to(device)
+    check_tied(model)
+    optimizer, scheduler = runtime.make_optimizer(
+        model,
+        device,
+        opts.learning_rate,
+        opts.weight_decay,
+        opts.adam_betas,
+        opts.adam_eps,
+        opts.warmup_steps,
+        opts.total_steps,
+    )
+    stream = make_stream(opts, shard_set, words, distributed)
+
     start_step = 0
     counts = np.zeros(len(shard_set.languages), dtype=np.int64)
     if resume_state is not None:
-        model.load_state_dict(resume_state["model"])
-        model.tie_weights()
         optimizer.load_state_dict(resume_state["optimizer"])
         scheduler.load_state_dict(resume_state["scheduler"])
         start_step = int(resume_state["step"])
         counts = np.array(resume_state["data"]["counts"], dtype=np.int64)
-        rng_states = resume_state["rng"]
-        if len(rng_states) == distributed.world_size:
-            set_rng_state(rng_states[distributed.rank])
-        else:  # a different number of processes: the data order stays exact, dropout does not
-            torch.manual_seed(opts.seed * 7919 + distributed.rank + start_step)
+        runtime.restore_rng(resume_state["rng"], distributed, opts.seed, start_step)
     else:
-        torch.manual_seed(opts.seed * 7919 + distributed.rank)
-        random.seed(opts.seed + distributed.rank)
-        np.random.seed(opts.seed + distributed.rank)
+        runtime.seed_everything(opts.seed, distributed.rank)
 
     if distributed.main:
         run_dir.mkdir(parents=True, exist_ok=True)
         _copy_vocab_files(run_dir, tokenizer_path, entity_vocab_path)
-        run_record = {
-            "options": _jsonable(asdict(opts)),
-            "model_config": config.to_dict(),
-            "precision": precision,
-            "world_size": distributed.world_size,
-            "data": shard_set.fingerprint(),
-            "sampling_probabilities": [float(p) for p in stream.probabilities],
-            "init": init_report,
-            "trainable_parameters": sum(
-                p.numel() for n, p in model.named_parameters() if n in set(trainable)
-            ),
-            "parameters": sum(p.numel() for p in model.parameters()),
-        }
-        (run_dir / RUN_FILE).write_text(
-            json.dumps(run_record, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+        if init_report:
+            for line in describe(init_report):
+                print(line, file=sys.stderr, flush=True)
+        _write_run_record(
+            run_dir, opts, config, precision, distributed, shard_set, stream, init_report, model, trainable
         )
-    if distributed.enabled:
-        dist.barrier()
+    runtime.barrier(distributed)
 
-    module: torch.nn.Module = PretrainingModel(model)
-    if distributed.enabled:
-        module = torch.nn.parallel.DistributedDataParallel(
-            module, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    params = [p for p in model.parameters() if p.requires_grad]
-
-    log = MetricsLog(run_dir, start_step, distributed.main)
-    is_terminal = sys.stderr.isatty()
-    progress = Progress(
-        opts.total_steps,
-        start_step,
-        distributed.main and (opts.progress is not False),
-        bar=is_terminal if opts.progress is None else bool(opts.progress and is_terminal),
+    train_step = TrainStep(model, opts, device, autocast, distributed)
+    watch = NonFiniteWatch(device, start_step)
+    log = runtime.MetricsLog(run_dir, start_step, distributed.main)
+    progress = runtime.Progress(
+        "pretrain", opts.total_steps, start_step, distributed.main, opts.progress, describe_record
     )
+    workers = runtime.default_loader_workers(device) if opts.num_workers is None else opts.num_workers
     loader = torch_loader(
-        stream, start_step, counts, opts.total_steps, opts.num_workers, pin_memory=device.type == "cuda"
+        stream, start_step, counts, opts.total_steps, workers, pin_memory=device.type == "cuda"
     )
     batches = iter(loader)
-    accumulation = opts.batch_size // (opts.micro_batch_size * distributed.world_size)
-    last_log_time = time.perf_counter()
-    tokens_since_log = 0
-    record: dict[str, Any] | None = None
-    step = start_step
     # Fault injection for the resumption tests: die without any cleanup right after this step.
     kill_after = int(os.environ.get(KILL_AFTER_STEP_ENV, "0")) or None
+    record: dict[str, Any] | None = None
+    since_log = time.perf_counter()
+    tokens = 0
+    step = start_step
     try:
         while step < opts.total_steps:
-            micro_batches = [next(batches) for _ in range(accumulation)]
-            for position, micro in enumerate(micro_batches):
-                if int(micro["step"]) != step or int(micro["micro"]) != position:
-                    raise RuntimeError(f"data order broken: got step {int(micro['step'])}, expected {step}")
-            targets = torch.tensor(
-                [
-                    sum(int((m["labels"] >= 0).sum()) for m in micro_batches),
-                    sum(int((m["entity_labels"] >= 0).sum()) for m in micro_batches),
-                ],
-                dtype=torch.float64,
-                device=device,
-            )
-            if distributed.enabled:
-                dist.all_reduce(targets)
-            word_targets = max(1.0, float(targets[0]))
-            entity_targets = max(1.0, float(targets[1]))
-            stats = torch.zeros(5, dtype=torch.float64, device=device)
-            model.train()
-            for index, micro in enumerate(micro_batches):
-                inputs = {
-                    name: micro[name].to(device, non_blocking=True)
-                    for name in (
-                        "input_ids",
-                        "attention_mask",
-                        "labels",
-                        "entity_ids",
-                        "entity_attention_mask",
-                        "entity_position_ids",
-                        "entity_labels",
-                    )
-                }
-                sync = index == len(micro_batches) - 1 or not distributed.enabled
-                context = contextlib.nullcontext() if sync else module.no_sync()  # type: ignore[operator]
-                with context:
-                    with autocast():
-                        out = module(**inputs)
-                    loss = (
-                        out["mlm_sum"] / word_targets + out["entity_sum"] / entity_targets
-                    ) * distributed.world_size
-                    loss.backward()
-                stats += torch.stack(
-                    [
-                        out["mlm_sum"].detach().double(),
-                        out["entity_sum"].detach().double(),
-                        out["mlm_correct"].double(),
-                        out["entity_correct"].double(),
-                        micro["tokens"].to(device).double(),
-                    ]
-                )
-            if distributed.enabled:
-                dist.all_reduce(stats)
-            mlm_loss = float(stats[0]) / word_targets
-            entity_loss = float(stats[1]) / entity_targets
-            total_loss = mlm_loss + entity_loss
-            if not math.isfinite(total_loss):
-                _stop_non_finite(run_dir, step + 1, f"loss is {total_loss}")
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, opts.max_grad_norm))
-            if not math.isfinite(grad_norm):
-                _stop_non_finite(run_dir, step + 1, f"gradient norm is {grad_norm}")
             lr = scheduler.get_last_lr()[0]
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            result = train_step(batches, step, optimizer, scheduler)
+            watch.observe(result.grad_norm)
             counts = counts + np.bincount(
                 stream.sampler.languages(step * opts.batch_size, opts.batch_size), minlength=len(counts)
             )
             step += 1
-            tokens_since_log += int(stats[4])
-
+            tokens += result.tokens
+            logged = step % opts.log_every == 0 or step == opts.total_steps
+            saved = step % opts.save_every == 0 or step == opts.total_steps
             record = None
-            if step % opts.log_every == 0 or step == opts.total_steps:
+            if logged or saved:
+                watch.check(run_dir)
+            if logged:
                 now = time.perf_counter()
-                record = {
-                    "step": step,
-                    "loss": total_loss,
-                    "mlm_loss": mlm_loss,
-                    "entity_loss": entity_loss,
-                    "mlm_acc": float(stats[2]) / word_targets,
-                    "entity_acc": float(stats[3]) / entity_targets,
-                    "lr": lr,
-                    "grad_norm": grad_norm,
-                    "tokens_per_s": tokens_since_log / max(now - last_log_time, 1e-9),
-                    "examples": step * opts.batch_size,
-                }
-                if device.type == "cuda":
-                    record["max_memory_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
+                record = log_record(result, step, opts, lr, tokens, now - since_log, device, distributed)
                 log.write(record)
-                last_log_time = now
-                tokens_since_log = 0
+                since_log, tokens = now, 0
             progress.update(step, record)
-            if step % opts.save_every == 0 or step == opts.total_steps:
+            if saved:
                 _save(
                     run_dir, step, model, optimizer, scheduler, counts, config, opts, shard_set, distributed
                 )
@@ -735,7 +517,7 @@ def _pretrain(options: PretrainOptions, distributed: Distributed) -> dict[str, A
         log.close()
         stream.close()
 
-    digests = gather_objects(parameter_digest(model), distributed)
+    digests = runtime.gather_objects(runtime.parameter_digest(model), distributed)
     summary = {
         "step": step,
         "final": record,
@@ -754,19 +536,31 @@ def _pretrain(options: PretrainOptions, distributed: Distributed) -> dict[str, A
     return summary
 
 
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def _check_resume(state: dict[str, Any], opts: PretrainOptions, shard_set: ShardSet, path: Path) -> None:
-    if state["data"]["fingerprint"] != shard_set.fingerprint():
-        raise TrainingError(f"{path} was trained on other data (languages, rows, tokenizer or vocab differ)")
-    saved = state["options"]
-    current = _jsonable(asdict(opts))
-    changed = [name for name in RUN_DEFINING if saved.get(name) != current.get(name)]
-    if changed:
-        details = ", ".join(f"{name} {saved.get(name)!r} -> {current.get(name)!r}" for name in changed)
-        raise TrainingError(f"cannot resume {path} exactly with different settings: {details}")
+def _write_run_record(
+    run_dir: Path,
+    opts: PretrainOptions,
+    config: LukeConfig,
+    precision: str,
+    distributed: runtime.Distributed,
+    shard_set: ShardSet,
+    stream: ExampleStream,
+    init_report: dict[str, Any],
+    model: LukeForMaskedLM,
+    trainable: list[str],
+) -> None:
+    named = set(trainable)
+    record = {
+        "options": runtime.jsonable(asdict(opts)),
+        "model_config": config.to_dict(),
+        "precision": precision,
+        "world_size": distributed.world_size,
+        "data": shard_set.fingerprint(),
+        "sampling_probabilities": [float(p) for p in stream.probabilities],
+        "init": init_report,
+        "trainable_parameters": sum(p.numel() for n, p in model.named_parameters() if n in named),
+        "parameters": parameter_count(config)["total"],
+    }
+    (run_dir / RUN_FILE).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _save(
@@ -779,11 +573,12 @@ def _save(
     config: LukeConfig,
     opts: PretrainOptions,
     shard_set: ShardSet,
-    distributed: Distributed,
+    distributed: runtime.Distributed,
 ) -> None:
-    rng_states = gather_objects(rng_state(), distributed)
+    rng_states = runtime.gather_objects(runtime.rng_state(), distributed)
     if distributed.main:
         state = {
+            "version": TIED_SINCE_FORMAT_VERSION,
             "stage": opts.stage,
             "model_config": config.to_dict(),
             "model": {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()},
@@ -796,25 +591,17 @@ def _save(
                 "fingerprint": shard_set.fingerprint(),
                 "settings": shard_set.settings,
             },
-            "options": _jsonable(asdict(opts)),
+            "options": runtime.jsonable(asdict(opts)),
         }
         save_checkpoint(run_dir, step, state, opts.keep_last)
-    if distributed.enabled:
-        dist.barrier()
-
-
-def _stop_non_finite(run_dir: Path, step: int, what: str) -> None:
-    latest = latest_checkpoint(run_dir)
-    kept = f"the last good checkpoint is {latest}" if latest else "no checkpoint was written before it"
-    raise NonFiniteLossError(f"{what} at step {step}: training stopped before applying it; {kept}")
+    runtime.barrier(distributed)
 
 
 def load_trained_model(path: str | Path) -> tuple[LukeForMaskedLM, dict[str, Any], Path]:
-    """The model of a checkpoint (or of a run directory's latest one), in eval mode."""
+    """The model of a checkpoint (or of a run directory's latest one), in eval mode, decoders tied."""
     checkpoint = resolve_checkpoint(path)
     state = load_checkpoint(checkpoint)
-    model = LukeForMaskedLM(LukeConfig(**state["model_config"]))
-    model.load_state_dict(state["model"])
-    model.tie_weights()
+    model = new_model(LukeConfig(**state["model_config"]), seed=0)
+    load_weights(model, state["model"])
     model.eval()
     return model, state, checkpoint
