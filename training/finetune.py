@@ -80,6 +80,7 @@ RUN_DEFINING = (
     "entities",
     "min_commonness",
     "min_mention_count",
+    "min_link_prob",
     "max_seq_length",
     "doc_stride",
     "max_query_length",
@@ -114,6 +115,7 @@ class FinetuneOptions:
     mention_dict: str | None = None
     min_commonness: float = 0.3
     min_mention_count: int = 2
+    min_link_prob: float = 0.01
     max_seq_length: int | None = None  # None: 384, or fewer if the model has fewer positions
     doc_stride: int = 128
     max_query_length: int = 64
@@ -230,7 +232,12 @@ class Linkers:
     def get(self, lang: str) -> MentionDictionary:
         if lang not in self.loaded:
             self.loaded[lang] = load_mention_dictionary(
-                self.vocab_dir, lang, self.id_map, self.opts.min_commonness, self.opts.min_mention_count
+                self.vocab_dir,
+                lang,
+                self.id_map,
+                self.opts.min_commonness,
+                self.opts.min_mention_count,
+                min_link_prob=self.opts.min_link_prob,
             )
         return self.loaded[lang]
 
@@ -816,6 +823,13 @@ def finetune_group() -> None:
     show_default=True,
     type=click.IntRange(min=1),
     help="Use only anchors seen at least this many times as links.",
+)
+@click.option(
+    "--min-link-prob",
+    default=0.01,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Use only mentions that are a link in at least this share of the pages they occur in.",
 )
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option(
