@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 _WHITESPACE = re.compile(r"[\s\u00a0\u200b\u200e\u200f\u202a-\u202e]+")
 _INVISIBLE = "\u200b\u200e\u200f\u202a-\u202e"
@@ -197,3 +197,55 @@ class LongestMatch(Generic[V]):
             else:
                 i += 1
         return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Which dictionary rows become candidates (fine-tuning and ``mluke-data mentions detect``)
+
+DEFAULT_MIN_COMMONNESS = 0.3
+DEFAULT_MIN_MENTION_COUNT = 2
+DEFAULT_MIN_LINK_PROB = 0.01  # luke's candidate generator keeps mentions linked >= 1% of the time
+
+
+def rejection(
+    row: Mapping[str, Any], min_commonness: float, min_mention_count: int, min_link_prob: float
+) -> str | None:
+    """Why a mention-dictionary row is not a candidate, or None when it is one.
+
+    A row is kept when its mention is a link often enough (``link_prob``), has been a link
+    often enough (``mention_count``) and the row's entity is common enough for it
+    (``commonness``); of the kept rows of a mention, the highest commonness wins (then the
+    lowest entity id).
+    """
+    if float(row.get("link_prob", 1.0)) < min_link_prob:
+        return f"link_prob {float(row['link_prob']):.4f} < {min_link_prob}"
+    if int(row["mention_count"]) < min_mention_count:
+        return f"mention_count {row['mention_count']} < {min_mention_count}"
+    if float(row["commonness"]) < min_commonness:
+        return f"commonness {float(row['commonness']):.3f} < {min_commonness}"
+    return None
+
+
+def candidate_order(row: Mapping[str, Any]) -> tuple[float, int]:
+    """Sort key of the rows of one mention: the first kept row is its entity."""
+    return -float(row["commonness"]), int(row["entity_id"])
+
+
+def candidate_keys(text: str, max_tokens: int = DEFAULT_MAX_TOKENS) -> set[str]:
+    """Every key that could match in ``text``: runs of up to ``max_tokens`` units on unit boundaries."""
+    tokens, _ = text_tokens(text)
+    keys: set[str] = set()
+    for i, first in enumerate(tokens):
+        if first == SPACE:
+            continue
+        key = ""
+        units = 0
+        for token in tokens[i:]:
+            key += token
+            if token == SPACE:
+                continue
+            units += 1
+            if units > max_tokens:
+                break
+            keys.add(key)
+    return keys

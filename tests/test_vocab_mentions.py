@@ -251,3 +251,37 @@ def test_pipeline_doc_counts_on_the_bundled_sample(tmp_path: Path) -> None:
     assert checked >= 100
     en = pq.read_table(tmp_path / "vocab" / "mentions" / "en.parquet").to_pylist()
     assert any(r["link_prob"] < 0.5 for r in en) and any(r["link_prob"] == 1.0 for r in en)
+
+
+def test_mentions_detect_cli_is_the_fine_tuning_detection(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+    from test_vocab import write_workdir
+
+    from pipeline.cli import cli
+    from pipeline.vocab import run_vocab_build
+    from training.qa import load_mention_dictionary
+
+    write_workdir(tmp_path)
+    run_vocab_build(str(tmp_path), workers=1)
+    text = "Flights from Paris to Tokyo; the iPhone is popular in Japan and Germany."
+    args = ["mentions", "detect", str(tmp_path), "--lang", "en", "--text", text, "--min-mention-count", "1"]
+    result = CliRunner().invoke(cli, [*args, "--min-link-prob", "0.8", "--all", "--json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.output)
+    detected = [(f["start"], f["end"], f["entity_id"]) for f in found if f["detected"]]
+    dropped = {f["text"]: f["why"] for f in found if not f["detected"]}
+    assert dropped["Paris"].startswith("link_prob 0.7500 < 0.8")  # linked on 3 of the 4 pages with it
+    assert all(f["entity"].startswith("en:") and f["wikidata_id"].startswith("Q") for f in found)
+
+    hf = json.loads((tmp_path / "vocab" / "entity_vocab.json").read_text())
+    identity = {i: i for i in set(hf.values())}
+    linker = load_mention_dictionary(tmp_path / "vocab", "en", identity, 0.3, 1, min_link_prob=0.8)
+    assert detected == [(m.start, m.end, m.entity_id) for m in linker.detect(text)]
+    assert {text[s:e] for s, e, _ in detected} >= {"Germany"}
+
+    table = CliRunner().invoke(cli, args)
+    assert table.exit_code == 0 and "Paris" in table.output and "link prob" in table.output
+    missing = CliRunner().invoke(cli, ["mentions", "detect", str(tmp_path), "--lang", "ko", "--text", "x"])
+    assert missing.exit_code != 0 and "no mention dictionary for 'ko'" in missing.output
