@@ -49,6 +49,7 @@ from schemas.vocab import (
 )
 from schemas.vocab_tables import TITLES_DIR, VOCAB_REPORT, language_table_name
 from transforms.files import match_files, path_exists
+from transforms.mentions import DEFAULT_MAX_MATCHER_MENTIONS
 from transforms.vocab import (
     LINKS,
     QUANTILES,
@@ -210,6 +211,7 @@ def run_vocab_build(
         "vocab_size": settings.vocab_size,
         "max_redirect_hops": settings.max_redirect_hops,
         "min_mention_count": settings.min_mention_count,
+        "max_matcher_mentions": settings.max_matcher_mentions,
     }
     _remove_tree(inputs.tmp_dir)
     _remove_stale_tables(inputs)
@@ -350,6 +352,9 @@ def vocab_group() -> None:
               help="Follow redirect chains up to this many hops; longer ones are reported.")  # fmt: skip
 @click.option("--min-mention-count", type=click.IntRange(min=1), default=1, show_default=True,
               help="Drop mention-dictionary rows seen fewer times.")  # fmt: skip
+@click.option("--max-matcher-mentions", type=click.IntRange(min=1), default=DEFAULT_MAX_MATCHER_MENTIONS,
+              show_default=True, help="Mentions per matcher of the page scan (about 0.7 KB each); a "
+              "language with more is scanned in several passes.")  # fmt: skip
 @beam_options
 def build_command(
     workdir: str,
@@ -360,6 +365,7 @@ def build_command(
     vocab_size: int,
     max_redirect_hops: int,
     min_mention_count: int,
+    max_matcher_mentions: int,
     beam_args: list[str],
     workers: int | None,
 ) -> None:
@@ -369,6 +375,7 @@ def build_command(
         vocab_size=vocab_size,
         max_redirect_hops=max_redirect_hops,
         min_mention_count=min_mention_count,
+        max_matcher_mentions=max_matcher_mentions,
     )
     started = time.monotonic()
     report = run_vocab_build(
