@@ -353,7 +353,7 @@ def vocab_group() -> None:
 @click.option("--min-mention-count", type=click.IntRange(min=1), default=1, show_default=True,
               help="Drop mention-dictionary rows seen fewer times.")  # fmt: skip
 @click.option("--max-matcher-mentions", type=click.IntRange(min=1), default=DEFAULT_MAX_MATCHER_MENTIONS,
-              show_default=True, help="Mentions per matcher of the page scan (about 0.7 KB each); a "
+              show_default=True, help="Mentions per matcher of the page scan (about 0.8 KB each); a "
               "language with more is scanned in several passes.")  # fmt: skip
 @beam_options
 def build_command(

@@ -4,7 +4,7 @@ The page text is scanned where it lies (each work item is one Parquet file of pa
 no paragraph is shuffled. Each worker matches with an Aho-Corasick automaton (pyahocorasick) of
 one language's mention keys; a language with more than ``max_matcher_mentions`` mentions is
 split by a hash of the key into passes, each pass a matcher of its own, so the memory of one
-matcher is bounded whatever the size of the dictionary (about 0.7 KB per mention, see
+matcher is bounded whatever the size of the dictionary (about 0.8 KB per mention, see
 docs/vocab.md). The matcher is shared by the threads of a worker process.
 
 A mention occurs in a page when its tokens (:mod:`schemas.mentions`) are a run of the tokens of
@@ -33,7 +33,7 @@ from apache_beam.utils.shared import Shared
 
 from schemas.mentions import mention_tokens, normalize_mention
 
-# Default mentions per matcher: ~0.7 KB each in pyahocorasick, so about 3 GB per pass at most.
+# Default mentions per matcher: ~0.8 KB each (automaton and keys), so about 3.1 GB per pass at most.
 DEFAULT_MAX_MATCHER_MENTIONS = 4_000_000
 
 # Token boundaries in the encoded text: whitespace in the source, so normalization never leaves
