@@ -41,6 +41,7 @@ from transforms.vocab import (
     page_batch_links,
     resolve_redirects_in_memory,
     select_vocabulary,
+    with_page_counts,
 )
 
 DATE = "20260101"
@@ -439,6 +440,9 @@ def test_mention_rows_commonness() -> None:
     # two pages of one item in a language: one row, named by the smaller title
     merged = mention_rows("en", "x", {(7, "Q90", "Paris"): 1, (7, "Q90", "Paname"): 2})
     assert [(r[2], r[3], r[5]) for r in merged] == [(7, "en:Paname", 3)]
+    full = with_page_counts(rows, doc_count=40, link_doc_count=10)
+    assert [r[8:] for r in full] == [(40, 10, 0.25)] * 3 and full[0][:8] == rows[0]
+    assert with_page_counts(rows[:1], 0, 2)[0][8:] == (2, 2, 1.0)  # a link is an occurrence
 
 
 def test_page_batch_links_counts_targets_and_anchors() -> None:
