@@ -285,3 +285,17 @@ def test_mentions_detect_cli_is_the_fine_tuning_detection(tmp_path: Path) -> Non
     assert table.exit_code == 0 and "Paris" in table.output and "link prob" in table.output
     missing = CliRunner().invoke(cli, ["mentions", "detect", str(tmp_path), "--lang", "ko", "--text", "x"])
     assert missing.exit_code != 0 and "no mention dictionary for 'ko'" in missing.output
+
+
+def test_fine_tuning_gets_the_rule_without_beam() -> None:
+    """training/ imports the mention rule from schemas/, never Beam or transforms/."""
+    import subprocess
+
+    code = (
+        "import sys; import training.qa, schemas.mentions; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('apache_beam', 'transforms', 'ahocorasick')); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
