@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/vocab.py [--links 5000000] [--workers 1 2] [--workdir benchmarks/work/vocab]
                                          [--scan-mentions 1000000 5000000] [--scan-only]
+                                         [--scan-matcher aho-corasick|token-trie]
 
 Writes a work directory shaped like the extract stage's output (pages and redirects Parquet, a
 ``page_props.sql.gz`` per wiki), with Zipf-distributed link targets, 10% of links through
@@ -14,7 +15,9 @@ The mention scan (doc_count / link_doc_count) is measured on its own, in a child
 dictionary size: a matcher of N mention keys (the anchors of the synthetic pages plus random
 one- to four-word keys over a 400k-word vocabulary, so that the automaton is not made of shared
 prefixes) is built, then two files of English pages are scanned. It prints pages/s and
-characters/s on one core, the matcher's memory and the child's peak RSS.
+characters/s on one core, the matcher's memory and the child's peak RSS. ``--scan-matcher
+token-trie`` measures the alternative that was not chosen: a trie of tokens (one dict of
+``(node, token id) -> node`` edges) walked from every token in Python, on the same keys and pages.
 """
 
 from __future__ import annotations
@@ -228,7 +231,63 @@ def _micro(workdir: Path) -> dict[str, float]:
     }
 
 
-def _scan_child(workdir: Path, mentions: int) -> dict[str, Any]:
+class TokenTrie:
+    """The alternative matcher, for the benchmark only: a trie over tokens, walked in Python."""
+
+    def __init__(self, keys: list[str]) -> None:
+        from schemas.mentions import mention_tokens
+
+        self.keys = keys
+        self._ids: dict[str, int] = {}
+        self._edges: dict[int, int] = {}
+        self._final: dict[int, int] = {}
+        nodes = 1
+        for index, key in enumerate(keys):
+            node = 0
+            for token in mention_tokens(key):
+                token_id = self._ids.setdefault(token, len(self._ids))
+                edge = node << 32 | token_id
+                child = self._edges.get(edge)
+                if child is None:
+                    child = self._edges[edge] = nodes
+                    nodes += 1
+                node = child
+            self._final[node] = index
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def index(self, key: str) -> int:
+        from schemas.mentions import mention_tokens
+
+        node: int | None = 0
+        for token in mention_tokens(key):
+            token_id = self._ids.get(token)
+            node = None if token_id is None else self._edges.get(node << 32 | token_id)  # type: ignore[operator]
+            if node is None:
+                return -1
+        return self._final.get(node, -1)  # type: ignore[arg-type]
+
+    def find(self, normalized: str) -> set[int]:
+        from schemas.mentions import mention_tokens
+
+        ids = [self._ids.get(token, -1) for token in mention_tokens(normalized)]
+        found: set[int] = set()
+        for start in range(len(ids)):
+            node: int | None = 0
+            for token_id in ids[start:]:
+                if token_id < 0:
+                    break
+                node = self._edges.get(node << 32 | token_id)  # type: ignore[operator]
+                if node is None:
+                    break
+                hit = self._final.get(node)
+                if hit is not None:
+                    found.add(hit)
+        return found
+
+
+def _scan_child(workdir: Path, mentions: int, kind: str = "aho-corasick") -> dict[str, Any]:
     """Runs in a child process: build a matcher of ``mentions`` keys, scan the English pages."""
     import gc
 
@@ -258,9 +317,10 @@ def _scan_child(workdir: Path, mentions: int) -> dict[str, Any]:
     gc.collect()
     before = rss_mb()
     started = time.perf_counter()
-    matcher = MentionMatcher(key_list)
+    matcher: Any = MentionMatcher(key_list) if kind == "aho-corasick" else TokenTrie(key_list)
     build_seconds = time.perf_counter() - started
-    del key_list
+    if kind == "aho-corasick":
+        del key_list
     gc.collect()
     matcher_mb = rss_mb() - before
     pages = chars = occurrences = 0
@@ -272,6 +332,7 @@ def _scan_child(workdir: Path, mentions: int) -> dict[str, Any]:
         occurrences += sum(docs for docs, _ in count_page_mentions(batch, matcher).values())
     seconds = time.process_time() - started
     return {
+        "matcher": kind,
         "mentions": len(matcher),
         "anchors": len(anchors),
         "build_seconds": build_seconds,
@@ -285,14 +346,14 @@ def _scan_child(workdir: Path, mentions: int) -> dict[str, Any]:
     }
 
 
-def _run_scan(workdir: Path, mentions: int) -> dict[str, Any]:
+def _run_scan(workdir: Path, mentions: int, kind: str) -> dict[str, Any]:
     code = (
         "import json, sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         f"sys.path.insert(0, {str(ROOT / 'benchmarks')!r})\n"
         "from pathlib import Path\n"
         "from vocab import _scan_child\n"
-        f"print(json.dumps(_scan_child(Path({str(workdir)!r}), {mentions})))\n"
+        f"print(json.dumps(_scan_child(Path({str(workdir)!r}), {mentions}, {kind!r})))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -309,6 +370,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "work" / "vocab")
     parser.add_argument("--scan-mentions", type=int, nargs="*", default=[1_000_000, 5_000_000])
     parser.add_argument("--scan-only", action="store_true", help="Only the mention scan.")
+    parser.add_argument("--scan-matcher", choices=["aho-corasick", "token-trie"], default="aho-corasick")
     args = parser.parse_args()
 
     meta_path = args.workdir / "benchmark.json"
@@ -321,9 +383,9 @@ def main() -> None:
     links = meta["links"]
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     for mentions in args.scan_mentions:
-        scan = _run_scan(args.workdir, mentions)
+        scan = _run_scan(args.workdir, mentions, args.scan_matcher)
         print(
-            f"mention scan, {scan['mentions']:,} mentions ({scan['anchors']:,} of them anchors of the pages): "
+            f"mention scan ({scan['matcher']}), {scan['mentions']:,} mentions ({scan['anchors']:,} of them anchors of the pages): "
             f"matcher built in {scan['build_seconds']:.1f} s, {scan['matcher_mb']:,.0f} MB "
             f"({scan['matcher_mb'] * 1e6 / scan['mentions']:,.0f} B/mention); one core "
             f"{scan['pages_per_s']:,.0f} pages/s, {scan['chars_per_s'] / 1e6:.2f} M chars/s "
