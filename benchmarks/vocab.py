@@ -1,6 +1,8 @@
 """Benchmark of the vocab stage on a synthetic link table (default 5M links, 3 languages).
 
     .venv/bin/python benchmarks/vocab.py [--links 5000000] [--workers 1 2] [--workdir benchmarks/work/vocab]
+                                         [--scan-mentions 1000000 5000000] [--scan-only]
+                                         [--scan-matcher aho-corasick|token-trie]
 
 Writes a work directory shaped like the extract stage's output (pages and redirects Parquet, a
 ``page_props.sql.gz`` per wiki), with Zipf-distributed link targets, 10% of links through
@@ -8,6 +10,14 @@ redirects (some two hops, a few loops) and 5% red links. Then it runs ``vocab bu
 process per worker count and prints links/s, links/s per core (CPU seconds of the whole process
 tree) and peak RSS, plus the single-core throughput of the two hot pure functions (link counting
 from Parquet and the SQL dump parser).
+
+The mention scan (doc_count / link_doc_count) is measured on its own, in a child process per
+dictionary size: a matcher of N mention keys (the anchors of the synthetic pages plus random
+one- to four-word keys over a 400k-word vocabulary, so that the automaton is not made of shared
+prefixes) is built, then two files of English pages are scanned. It prints pages/s and
+characters/s on one core, the matcher's memory and the child's peak RSS. ``--scan-matcher
+token-trie`` measures the alternative that was not chosen: a trie of tokens (one dict of
+``(node, token id) -> node`` edges) walked from every token in Python, on the same keys and pages.
 """
 
 from __future__ import annotations
@@ -221,6 +231,136 @@ def _micro(workdir: Path) -> dict[str, float]:
     }
 
 
+class TokenTrie:
+    """The alternative matcher, for the benchmark only: a trie over tokens, walked in Python."""
+
+    def __init__(self, keys: list[str]) -> None:
+        from schemas.mentions import mention_tokens
+
+        self.keys = keys
+        self._ids: dict[str, int] = {}
+        self._edges: dict[int, int] = {}
+        self._final: dict[int, int] = {}
+        nodes = 1
+        for index, key in enumerate(keys):
+            node = 0
+            for token in mention_tokens(key):
+                token_id = self._ids.setdefault(token, len(self._ids))
+                edge = node << 32 | token_id
+                child = self._edges.get(edge)
+                if child is None:
+                    child = self._edges[edge] = nodes
+                    nodes += 1
+                node = child
+            self._final[node] = index
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def index(self, key: str) -> int:
+        from schemas.mentions import mention_tokens
+
+        node: int | None = 0
+        for token in mention_tokens(key):
+            token_id = self._ids.get(token)
+            node = None if token_id is None else self._edges.get(node << 32 | token_id)  # type: ignore[operator]
+            if node is None:
+                return -1
+        return self._final.get(node, -1)  # type: ignore[arg-type]
+
+    def find(self, normalized: str) -> set[int]:
+        from schemas.mentions import mention_tokens
+
+        ids = [self._ids.get(token, -1) for token in mention_tokens(normalized)]
+        found: set[int] = set()
+        for start in range(len(ids)):
+            node: int | None = 0
+            for token_id in ids[start:]:
+                if token_id < 0:
+                    break
+                node = self._edges.get(node << 32 | token_id)  # type: ignore[operator]
+                if node is None:
+                    break
+                hit = self._final.get(node)
+                if hit is not None:
+                    found.add(hit)
+        return found
+
+
+def _scan_child(workdir: Path, mentions: int, kind: str = "aho-corasick") -> dict[str, Any]:
+    """Runs in a child process: build a matcher of ``mentions`` keys, scan the English pages."""
+    import gc
+
+    from schemas.mentions import normalize_mention
+    from transforms.mentions import MentionMatcher, count_page_mentions, table_pages
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+    paths = sorted((workdir / "pages" / "en").glob("*.parquet"))[:2]
+    tables = [pq.read_table(path, columns=["paragraphs"]) for path in paths]
+    anchors: set[str] = set()
+    for table in tables:
+        for texts, links in table_pages(table):
+            anchors.update(normalize_mention(texts[p][s:e]) for p, s, e in links)
+    rng = np.random.default_rng(11)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    words = ["".join(letters[rng.integers(0, 26, n)]) for n in rng.integers(3, 11, 400_000)]
+    keys = set(sorted(anchors)[:mentions])
+    while len(keys) < mentions:
+        picks = rng.integers(0, len(words), (100_000, 4))
+        sizes = rng.integers(1, 5, 100_000)
+        keys.update(" ".join(words[i] for i in row[:size]) for row, size in zip(picks, sizes, strict=True))
+    key_list = sorted(keys)[:mentions]
+    del keys, words
+    gc.collect()
+    before = rss_mb()
+    started = time.perf_counter()
+    matcher: Any = MentionMatcher(key_list) if kind == "aho-corasick" else TokenTrie(key_list)
+    build_seconds = time.perf_counter() - started
+    if kind == "aho-corasick":
+        del key_list
+    gc.collect()
+    matcher_mb = rss_mb() - before
+    pages = chars = occurrences = 0
+    started = time.process_time()
+    for table in tables:
+        batch = list(table_pages(table))
+        pages += len(batch)
+        chars += sum(len(text) for texts, _ in batch for text in texts)
+        occurrences += sum(docs for docs, _ in count_page_mentions(batch, matcher).values())
+    seconds = time.process_time() - started
+    return {
+        "matcher": kind,
+        "mentions": len(matcher),
+        "anchors": len(anchors),
+        "build_seconds": build_seconds,
+        "matcher_mb": matcher_mb,
+        "pages": pages,
+        "pages_per_s": pages / seconds,
+        "chars_per_s": chars / seconds,
+        "chars_per_page": chars / pages,
+        "page_mentions": occurrences / pages,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _run_scan(workdir: Path, mentions: int, kind: str) -> dict[str, Any]:
+    code = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        f"sys.path.insert(0, {str(ROOT / 'benchmarks')!r})\n"
+        "from pathlib import Path\n"
+        "from vocab import _scan_child\n"
+        f"print(json.dumps(_scan_child(Path({str(workdir)!r}), {mentions}, {kind!r})))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"mention scan failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -228,6 +368,9 @@ def main() -> None:
     parser.add_argument("--links", type=int, default=5_000_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "work" / "vocab")
+    parser.add_argument("--scan-mentions", type=int, nargs="*", default=[1_000_000, 5_000_000])
+    parser.add_argument("--scan-only", action="store_true", help="Only the mention scan.")
+    parser.add_argument("--scan-matcher", choices=["aho-corasick", "token-trie"], default="aho-corasick")
     args = parser.parse_args()
 
     meta_path = args.workdir / "benchmark.json"
@@ -239,6 +382,18 @@ def main() -> None:
               f"in {time.perf_counter() - started:.1f} s under {args.workdir}")  # fmt: skip
     links = meta["links"]
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    for mentions in args.scan_mentions:
+        scan = _run_scan(args.workdir, mentions, args.scan_matcher)
+        print(
+            f"mention scan ({scan['matcher']}), {scan['mentions']:,} mentions ({scan['anchors']:,} of them anchors of the pages): "
+            f"matcher built in {scan['build_seconds']:.1f} s, {scan['matcher_mb']:,.0f} MB "
+            f"({scan['matcher_mb'] * 1e6 / scan['mentions']:,.0f} B/mention); one core "
+            f"{scan['pages_per_s']:,.0f} pages/s, {scan['chars_per_s'] / 1e6:.2f} M chars/s "
+            f"({scan['chars_per_page']:,.0f} chars and {scan['page_mentions']:.1f} distinct mentions per page); "
+            f"peak RSS {scan['peak_rss_mb']:,.0f} MB"
+        )
+    if args.scan_only:
+        return
     micro = _micro(args.workdir)
     print(f"single core: link counting from Parquet {micro['count_links_per_s']:,.0f} links/s; "
           f"page_props SQL parsing {micro['sql_mb_per_s']:.1f} MB/s ({micro['sql_rows_per_s']:,.0f} rows/s)")  # fmt: skip

@@ -13,6 +13,7 @@ logging.getLogger().addHandler(logging.NullHandler())
 from pipeline.build import build_command  # noqa: E402
 from pipeline.extract import extract_command  # noqa: E402
 from pipeline.fetch import fetch_command  # noqa: E402
+from pipeline.mentions import mentions_group  # noqa: E402
 from pipeline.shards import shards_group, verify_command  # noqa: E402
 from pipeline.tokenizer import tokenizer_group  # noqa: E402
 from pipeline.vocab import vocab_group  # noqa: E402
@@ -35,6 +36,10 @@ Stages (each an Apache Beam pipeline; local runs use all cores):
   tokenizer train a sentencepiece model on the extracted text (or bring XLM-R's)
   shards    tokenized, packed Arrow pretraining shards; stats, show
   verify    check shards against the manifest and the data contract
+
+\b
+Inspect:
+  mentions  entity mentions found in a text with the mention dictionary, and why
 """,
 )
 @click.version_option(package_name="mluke-data")
@@ -54,6 +59,7 @@ cli.add_command(build_command)
 cli.add_command(fetch_command)
 cli.add_command(extract_command)
 cli.add_command(vocab_group)
+cli.add_command(mentions_group)
 cli.add_command(tokenizer_group)
 cli.add_command(shards_group)
 cli.add_command(verify_command)

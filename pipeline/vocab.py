@@ -49,6 +49,7 @@ from schemas.vocab import (
 )
 from schemas.vocab_tables import TITLES_DIR, VOCAB_REPORT, language_table_name
 from transforms.files import match_files, path_exists
+from transforms.mentions import DEFAULT_MAX_MATCHER_MENTIONS
 from transforms.vocab import (
     LINKS,
     QUANTILES,
@@ -210,6 +211,7 @@ def run_vocab_build(
         "vocab_size": settings.vocab_size,
         "max_redirect_hops": settings.max_redirect_hops,
         "min_mention_count": settings.min_mention_count,
+        "max_matcher_mentions": settings.max_matcher_mentions,
     }
     _remove_tree(inputs.tmp_dir)
     _remove_stale_tables(inputs)
@@ -350,6 +352,9 @@ def vocab_group() -> None:
               help="Follow redirect chains up to this many hops; longer ones are reported.")  # fmt: skip
 @click.option("--min-mention-count", type=click.IntRange(min=1), default=1, show_default=True,
               help="Drop mention-dictionary rows seen fewer times.")  # fmt: skip
+@click.option("--max-matcher-mentions", type=click.IntRange(min=1), default=DEFAULT_MAX_MATCHER_MENTIONS,
+              show_default=True, help="Mentions per matcher of the page scan (about 0.8 KB each); a "
+              "language with more is scanned in several passes.")  # fmt: skip
 @beam_options
 def build_command(
     workdir: str,
@@ -360,6 +365,7 @@ def build_command(
     vocab_size: int,
     max_redirect_hops: int,
     min_mention_count: int,
+    max_matcher_mentions: int,
     beam_args: list[str],
     workers: int | None,
 ) -> None:
@@ -369,6 +375,7 @@ def build_command(
         vocab_size=vocab_size,
         max_redirect_hops=max_redirect_hops,
         min_mention_count=min_mention_count,
+        max_matcher_mentions=max_matcher_mentions,
     )
     started = time.monotonic()
     report = run_vocab_build(
@@ -407,11 +414,13 @@ def stats_command(workdir: str, langs: str | None, top: int, plot_file: str | No
         per_language = {lang: per_language[lang] for lang in chosen}
     title_langs = chosen or sorted(per_language, key=lambda lang: (-per_language[lang]["entities"], lang))[:3]
     top_list = top_entities(workdir, top)
+    link_probs = link_prob_distribution(workdir, list(per_language))
     if plot_file:
-        write_stats_plot(stats, plot_file)
+        write_stats_plot(stats, plot_file, link_probs)
     if as_json:
         data = dict(stats)
         data["per_language"] = per_language
+        data["link_prob"] = link_probs
         data["top"] = [
             {"id": e["id"], "wikidata_id": e.get("wikidata_id"), "count": e["count"],
              "languages": len({lang for _, lang in e["entities"]}),
@@ -422,6 +431,7 @@ def stats_command(workdir: str, langs: str | None, top: int, plot_file: str | No
         return
     console = _console()
     print_stats(stats, per_language, top_list, title_langs, console)
+    print_link_probs(link_probs, console)
     if plot_file:
         console.print(f"Wrote {plot_file}")
 
@@ -489,8 +499,80 @@ def print_stats(
         console.print(tops)
 
 
-def write_stats_plot(stats: dict[str, Any], path: str) -> None:
-    """A 2x2 PNG: languages per entity, coverage and entities per language, count quantiles."""
+# Upper edges of the link-probability bins of `vocab stats` (a mention lands in the first bin
+# whose edge is >= its link_prob).
+LINK_PROB_EDGES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 0.5, 0.7, 0.9, 0.999999, 1.0)
+
+
+def link_prob_distribution(workdir: str, langs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per language: mentions by link-probability bin, and link_prob quantiles (one per mention)."""
+    import numpy as np
+
+    vocab_dir = _vocab_dir(workdir)
+    out: dict[str, dict[str, Any]] = {}
+    for lang in langs:
+        path = join_path(vocab_dir, MENTIONS_DIR, language_table_name(lang))
+        if not path_exists(path):
+            continue
+        try:
+            table = _read_table(path, columns=["mention", "link_prob"])
+        except (KeyError, pa.ArrowInvalid):
+            continue  # a dictionary built before link probabilities
+        per_mention = (
+            table.select(["mention", "link_prob"]).group_by("mention").aggregate([("link_prob", "max")])
+        )
+        values = np.sort(per_mention.column("link_prob_max").to_numpy(zero_copy_only=False))
+        bins = np.searchsorted(np.array(LINK_PROB_EDGES), values, side="left")
+        counts = np.bincount(bins, minlength=len(LINK_PROB_EDGES))[: len(LINK_PROB_EDGES)]
+        quantiles = {name: float(values[min(len(values) - 1, max(0, int(np.ceil(q * len(values))) - 1))])
+                     for name, q in QUANTILES} if len(values) else {}  # fmt: skip
+        out[lang] = {
+            "mentions": len(values),
+            "below_0.01": int(np.sum(values < 0.01)),
+            "bins": [[edge, int(n)] for edge, n in zip(LINK_PROB_EDGES, counts, strict=True)],
+            "quantiles": quantiles,
+        }
+    return out
+
+
+def print_link_probs(link_probs: dict[str, dict[str, Any]], console: Console) -> None:
+    if not link_probs:
+        return
+    table = Table(title="Mentions by link probability, p(link | mention)")
+    table.add_column("lang")
+    table.add_column("mentions", justify="right")
+    table.add_column("< 0.01", justify="right")
+    for name, _ in QUANTILES:
+        if name in ("p10", "p50", "p90"):
+            table.add_column(name, justify="right")
+    for lang, row in link_probs.items():
+        quantiles = row["quantiles"]
+        table.add_row(
+            lang,
+            f"{row['mentions']:,}",
+            f"{row['below_0.01']:,} ({_percent(row['below_0.01'], row['mentions'])})",
+            *[f"{quantiles.get(name, 0.0):.3f}" for name in ("p10", "p50", "p90")],
+        )
+    console.print(table)
+
+
+def _plot_link_probs(axis: Any, link_probs: dict[str, dict[str, Any]]) -> None:
+    labels = [f"<={edge:g}" if edge < 0.999 else ("<1" if edge < 1 else "1") for edge in LINK_PROB_EDGES]
+    for lang, row in sorted(link_probs.items()):
+        total = max(1, row["mentions"])
+        axis.plot(range(len(labels)), [100 * n / total for _, n in row["bins"]], marker="o", label=lang)
+    axis.set_xticks(range(len(labels)), labels, rotation=45, fontsize=7)
+    axis.set_title("Mentions by link probability (% of a language's mentions)")
+    axis.set_xlabel("link_prob, upper edge of the bin")
+    if link_probs:
+        axis.legend(fontsize=7, ncol=2)
+
+
+def write_stats_plot(
+    stats: dict[str, Any], path: str, link_probs: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """A 2x3 PNG: languages per entity, coverage and entities per language, count quantiles, and
+    the link-probability distribution of the mention dictionaries."""
     try:
         import matplotlib
 
@@ -500,7 +582,7 @@ def write_stats_plot(stats: dict[str, Any], path: str) -> None:
         raise UserError("--plot needs matplotlib: pip install 'mluke-data[plots]'") from error
     per_language = stats["per_language"]
     langs = sorted(per_language)
-    figure, axes = plt.subplots(2, 2, figsize=(12, 8))
+    figure, axes = plt.subplots(2, 3, figsize=(18, 8))
     hist = stats["languages_per_entity"]
     keys = sorted(hist, key=int)
     axes[0][0].bar([int(k) for k in keys], [hist[k] for k in keys], color="#4c72b0")
@@ -519,6 +601,13 @@ def write_stats_plot(stats: dict[str, Any], path: str) -> None:
     axes[1][1].set_yscale("log")
     axes[1][1].set_title("Links per entity by rank")
     axes[1][1].set_xlabel("entity rank")
+    link_probs = link_probs or {}
+    _plot_link_probs(axes[0][2], link_probs)
+    low = sorted(link_probs)
+    axes[1][2].bar(low, [100 * link_probs[lang]["below_0.01"] / max(1, link_probs[lang]["mentions"])
+                         for lang in low], color="#dd8452")  # fmt: skip
+    axes[1][2].set_title("Mentions with link_prob < 0.01 (%), dropped by --min-link-prob")
+    axes[1][2].set_ylim(0, 100)
     figure.suptitle(f"Entity vocabulary: {stats['entities']:,} entities")
     figure.tight_layout()
     buffer = io.BytesIO()

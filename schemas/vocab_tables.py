@@ -44,15 +44,26 @@ ENTITIES_SCHEMA = pa.schema(
 MENTIONS_SCHEMA = pa.schema(
     [
         pa.field("lang", pa.string(), nullable=False),
-        # Normalized anchor text (see transforms.vocab.normalize_mention).
+        # Normalized anchor text (schemas.mentions.normalize_mention).
         pa.field("mention", pa.string(), nullable=False),
         pa.field("entity_id", pa.int32(), nullable=False),
+        # The entity's title in this language as the key of entity_vocab.json ("en:Berlin"), and
+        # its Wikidata item: the table is usable without the rest of the vocabulary.
+        pa.field("entity", pa.string(), nullable=False),
+        pa.field("wikidata_id", pa.string(), nullable=False),
         # Links with this anchor text that land on this entity.
         pa.field("count", pa.int64(), nullable=False),
         # Links with this anchor text, whatever their target (in the vocabulary or not).
         pa.field("mention_count", pa.int64(), nullable=False),
         # p(entity | mention) = count / mention_count.
         pa.field("commonness", pa.float64(), nullable=False),
+        # Pages of the language whose paragraph text contains the mention, linked or not
+        # (schemas.mentions states where a mention occurs), and pages where it is a link anchor.
+        # Both are per mention: the same on every row of a mention.
+        pa.field("doc_count", pa.int64(), nullable=False),
+        pa.field("link_doc_count", pa.int64(), nullable=False),
+        # p(link | mention) = link_doc_count / doc_count.
+        pa.field("link_prob", pa.float64(), nullable=False),
     ]
 )
 

@@ -6,7 +6,8 @@ about the fixture's entities (born in, studied, river through a city) with quest
 are spans of the paragraph; their character offsets are computed, not typed. Contexts run past one
 window of the tests' short sequences so the sliding window is exercised.
 ``write_mention_dictionary(work)`` writes ``vocab/mentions/{lang}.parquet`` as the vocab stage does
-(MENTIONS_SCHEMA) for the fixture's entity titles, with a few rows that the thresholds must drop.
+(MENTIONS_SCHEMA) for the fixture's entity titles, with a few rows that the thresholds must drop
+(a rare anchor, an ambiguous word, and a frequent word with a low link probability).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 from training_fixtures import ENTITIES, LANGS, Fixture, build_workdir
 
+from schemas.mentions import normalize_mention
 from schemas.vocab import MENTIONS_DIR, VOCAB_DIR
 from schemas.vocab_tables import MENTIONS_SCHEMA, language_table_name
-from transforms.vocab import normalize_mention
 
 # (fact template, question template, answer slot); {slot} fills with a title, {year} with a number.
 FACTS: dict[str, list[tuple[str, str, str]]] = {
@@ -154,23 +155,39 @@ def write_json(path: Path, value: dict) -> Path:
     return path
 
 
+# Frequent words that are now and then a link: commonness alone keeps them (when linked they
+# point at one entity), link probability drops them (written in every text, rarely linked).
+COMMON_WORDS = {"en": "the", "de": "der", "ja": "川"}
+
+
+def _mention_row(work: Fixture, lang: str, mention: str, entity_id: int, counts: tuple[int, ...]) -> tuple:
+    count, total, docs, link_docs = counts
+    title = next((_title(e, lang) for e in ENTITIES if work.entity_ids.get(e[0]) == entity_id), mention)
+    key = normalize_mention(mention)
+    return (lang, key, entity_id, f"{lang}:{title}", f"Q{1000 + entity_id}", count, total, count / total,
+            docs, link_docs, link_docs / docs)  # fmt: skip
+
+
 def write_mention_dictionary(work: Fixture) -> Path:
     """vocab/mentions/{lang}.parquet for the fixture's in-vocabulary entities (MENTIONS_SCHEMA)."""
     directory = work.root / VOCAB_DIR / MENTIONS_DIR
     directory.mkdir(parents=True, exist_ok=True)
     for lang in LANGS:
-        rows = []
+        rows: list[tuple] = []
+
+        def add(mention: str, entity_id: int, count: int, total: int, docs: int, links: int) -> None:
+            rows.append(_mention_row(work, lang, mention, entity_id, (count, total, docs, links)))  # noqa: B023
+
         for entity in ENTITIES:
             entity_id = work.entity_ids.get(entity[0])
             if entity_id is None:
                 continue
-            rows.append((lang, normalize_mention(_title(entity, lang)), entity_id, 40, 50, 0.8))
-        # Dropped by the thresholds: a rare anchor and an ambiguous common word.
-        rows.append(
-            (lang, normalize_mention({"en": "summer", "de": "Sommer", "ja": "夏"}[lang]), 5, 1, 1, 1.0)
-        )
-        rows.append((lang, normalize_mention({"en": "old", "de": "alten", "ja": "橋"}[lang]), 6, 2, 20, 0.1))
-        rows.sort(key=lambda row: (row[1], -row[3], row[2]))
+            add(_title(entity, lang), entity_id, 40, 50, 60, 30)
+        # Dropped by the thresholds: a rare anchor, an ambiguous word and a frequent common word.
+        add({"en": "summer", "de": "Sommer", "ja": "夏"}[lang], 5, 1, 1, 40, 1)
+        add({"en": "old", "de": "alten", "ja": "橋"}[lang], 6, 2, 20, 200, 10)
+        add(COMMON_WORDS[lang], 7, 36, 40, 8000, 30)
+        rows.sort(key=lambda row: (row[1], -row[5], row[2]))
         table = pa.Table.from_pylist(
             [dict(zip(MENTIONS_SCHEMA.names, row, strict=True)) for row in rows], schema=MENTIONS_SCHEMA
         )

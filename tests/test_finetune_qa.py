@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -87,9 +88,11 @@ TRICKY = [
 ]
 
 
-def test_mention_normalization_matches_the_vocab_stage():
+def test_mention_normalization_is_the_vocab_stage_one():
+    assert normalize_mention is vocab_stage_normalize_mention  # one definition, in schemas.mentions
+    assert [normalize_mention(text) for text in TRICKY[:3]] == ["tokyo tower", "abc news", "new york"]
     for text in TRICKY:
-        assert normalize_mention(text) == vocab_stage_normalize_mention(text), repr(text)
+        assert normalize_mention(normalize_mention(text)) == normalize_mention(text), repr(text)
 
 
 def test_longest_match_and_units():
@@ -116,6 +119,10 @@ def test_mention_dictionary_thresholds_and_id_matching(setup, tmp_path):
     assert "old" not in en.entities  # commonness 0.1
     loose = load_mention_dictionary(vocab_dir, "en", id_map, min_commonness=0.05, min_mention_count=1)
     assert {"summer", "old"} <= set(loose.entities)
+    # "the": commonness 0.9, but a link in 30 of the 8000 pages that have it
+    assert "the" in en.entities
+    assert "the" not in load_mention_dictionary(vocab_dir, "en", id_map, 0.3, 2, min_link_prob=0.01).entities
+    assert "berlin" in load_mention_dictionary(vocab_dir, "en", id_map, 0.3, 2, min_link_prob=0.5).entities
 
     # A model with its own entity ids (another vocabulary): the ids follow the titles.
     other = tmp_path / "other"
@@ -126,6 +133,55 @@ def test_mention_dictionary_thresholds_and_id_matching(setup, tmp_path):
     id_map, _ = entity_id_map(vocab_dir, other, 10**6)
     ja = load_mention_dictionary(vocab_dir, "ja", id_map, 0.3, 2)
     assert ja.entities["ベルリン"] == model.work.entity_ids["berlin"] + 100
+
+
+def test_link_probability_drops_frequent_common_words(setup, tmp_path):
+    """--entities mentions on the QA fixture: with the default --min-link-prob fewer mentions are
+    found than with commonness alone, "the" / "der" / "川" are no longer entities, and every
+    entity title still is."""
+    from qa_fixtures import COMMON_WORDS, _title
+    from training_fixtures import ENTITIES
+
+    model, mentions, files, _ = setup
+    found: dict[str, dict[str, dict[str, int]]] = {}
+    for name, extra in (("commonness-only", ["--min-link-prob", "0"]), ("default", [])):
+        run = tmp_path / name
+        args = [
+            "finetune",
+            "qa",
+            "--model",
+            str(model.export),
+            "--output",
+            str(run),
+            "--entities",
+            "mentions",
+        ]
+        _run([*args, "--mention-dict", str(mentions), *SHORT, *extra, *_eval_args(files)])
+        record = json.loads((run / "run.json").read_text())
+        found[name] = {lang: record["eval"][lang]["mentions"] for lang in LANGS}
+    for lang in LANGS:
+        loose, strict = found["commonness-only"][lang], found["default"][lang]
+        assert strict["context"] < loose["context"] and strict["question"] <= loose["question"], (
+            loose,
+            strict,
+        )
+
+    vocab_dir = resolve_vocab_dir(mentions)
+    id_map, _ = entity_id_map(vocab_dir, model.export, 10**6)
+    for lang in LANGS:
+        data = read_squad(files[lang], lang)
+        texts = data.contexts + [ex.question for ex in data.examples]
+        before = load_mention_dictionary(vocab_dir, lang, id_map, 0.3, 2, min_link_prob=0.0)
+        after = load_mention_dictionary(vocab_dir, lang, id_map, 0.3, 2, min_link_prob=0.01)
+        word = COMMON_WORDS[lang]
+        spans_before = [normalize_mention(t[m.start : m.end]) for t in texts for m in before.detect(t)]
+        spans_after = [normalize_mention(t[m.start : m.end]) for t in texts for m in after.detect(t)]
+        assert spans_before.count(word) >= 10, (lang, spans_before[:20])  # frequent, and an entity
+        assert word not in spans_after
+        titles = {normalize_mention(_title(e, lang)) for e in ENTITIES if e[0] in model.work.entity_ids}
+        assert Counter(m for m in spans_after if m in titles) == Counter(
+            m for m in spans_before if m in titles
+        )
 
 
 @pytest.mark.parametrize("lang", LANGS)

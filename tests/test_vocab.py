@@ -41,6 +41,7 @@ from transforms.vocab import (
     page_batch_links,
     resolve_redirects_in_memory,
     select_vocabulary,
+    with_page_counts,
 )
 
 DATE = "20260101"
@@ -425,14 +426,23 @@ def test_merge_entity_and_select_vocabulary() -> None:
 
 
 def test_mention_rows_commonness() -> None:
-    rows = mention_rows("en", "paris", {7: 6, 9: 2, -1: 2, 11: 1}, min_count=1)
-    assert [(r[2], r[3], r[4]) for r in rows] == [(7, 6, 11), (9, 2, 11), (11, 1, 11)]
-    assert rows[0][5] == pytest.approx(6 / 11)
-    assert sum(r[5] for r in rows) < 1  # links to non-vocab targets keep their share
-    pruned = mention_rows("en", "paris", {7: 6, 9: 2, -1: 2, 11: 1}, min_count=2)
+    outside = (-1, "", "")
+    counts = {(7, "Q90", "Paris"): 6, (9, "Q1", "Paris (band)"): 2, outside: 2, (11, "Q2", "P"): 1}
+    rows = mention_rows("en", "paris", counts, min_count=1)
+    assert [(r[2], r[5], r[6]) for r in rows] == [(7, 6, 11), (9, 2, 11), (11, 1, 11)]
+    assert rows[0][3:5] == ("en:Paris", "Q90")  # lang:title and Q-id next to the entity id
+    assert rows[0][7] == pytest.approx(6 / 11)
+    assert sum(r[7] for r in rows) < 1  # links to non-vocab targets keep their share
+    pruned = mention_rows("en", "paris", counts, min_count=2)
     assert [r[2] for r in pruned] == [7, 9]
-    assert pruned[0][5] == pytest.approx(6 / 11)  # pruning does not change the denominator
-    assert mention_rows("en", "x", {-1: 3}) == []
+    assert pruned[0][7] == pytest.approx(6 / 11)  # pruning does not change the denominator
+    assert mention_rows("en", "x", {outside: 3}) == []
+    # two pages of one item in a language: one row, named by the smaller title
+    merged = mention_rows("en", "x", {(7, "Q90", "Paris"): 1, (7, "Q90", "Paname"): 2})
+    assert [(r[2], r[3], r[5]) for r in merged] == [(7, "en:Paname", 3)]
+    full = with_page_counts(rows, doc_count=40, link_doc_count=10)
+    assert [r[8:] for r in full] == [(40, 10, 0.25)] * 3 and full[0][:8] == rows[0]
+    assert with_page_counts(rows[:1], 0, 2)[0][8:] == (2, 2, 1.0)  # a link is an occurrence
 
 
 def test_page_batch_links_counts_targets_and_anchors() -> None:

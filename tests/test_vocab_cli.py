@@ -77,6 +77,7 @@ def test_stats_table(workdir: Path) -> None:
     assert "Per language" in out and "coverage" in out
     assert "Languages per entity" in out and "Links per entity (quantiles)" in out
     assert "Top 3 entities" in out
+    assert "Mentions by link probability" in out
     top_qid = expected_vocab()[0][0]
     assert top_qid in out
     # default title columns: the three languages with most entities (ties by code)
@@ -92,6 +93,16 @@ def test_stats_json_and_langs(workdir: Path) -> None:
     assert set(data["top"][0]["titles"]) == {"ja", "ar"}
     ja = data["per_language"]["ja"]
     assert 0 < ja["coverage"] <= 1 and ja["links_in_vocab"] <= ja["links"]
+    # link probabilities: one value per mention, recounted here from the mention table
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(workdir / "vocab" / "mentions" / "ja.parquet").to_pylist()
+    per_mention = {row["mention"]: row["link_prob"] for row in rows}
+    link = data["link_prob"]["ja"]
+    assert link["mentions"] == len(per_mention) == sum(n for _, n in link["bins"])
+    assert link["quantiles"]["max"] == max(per_mention.values())
+    assert link["quantiles"]["min"] == min(per_mention.values())
+    assert link["below_0.01"] == sum(1 for p in per_mention.values() if p < 0.01)
     bad = CliRunner().invoke(vocab_group, ["stats", str(workdir), "--langs", "ko"])
     assert bad.exit_code == 2 and "ko not in this vocabulary" in bad.output
 

@@ -293,6 +293,13 @@ def finetune_group() -> None:
     type=click.IntRange(min=1),
     help="Use only anchors seen at least this many times as links.",
 )
+@click.option(
+    "--min-link-prob",
+    default=ft("min_link_prob"),
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Detect a mention only if its text is a link at least this often (luke: 0.01).",
+)
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option(
     "--max-seq-length",

@@ -173,7 +173,12 @@ class Linkers:
     def get(self, lang: str) -> MentionDictionary:
         if lang not in self.loaded:
             self.loaded[lang] = load_mention_dictionary(
-                self.vocab_dir, lang, self.id_map, self.opts.min_commonness, self.opts.min_mention_count
+                self.vocab_dir,
+                lang,
+                self.id_map,
+                self.opts.min_commonness,
+                self.opts.min_mention_count,
+                min_link_prob=self.opts.min_link_prob,
             )
         return self.loaded[lang]
 

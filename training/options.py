@@ -89,6 +89,7 @@ FINETUNE_RUN_DEFINING = (
     "entities",
     "min_commonness",
     "min_mention_count",
+    "min_link_prob",
     "max_seq_length",
     "doc_stride",
     "max_query_length",
@@ -123,6 +124,7 @@ class FinetuneOptions:
     mention_dict: str | None = None
     min_commonness: float = 0.3
     min_mention_count: int = 2
+    min_link_prob: float = 0.01
     max_seq_length: int | None = None  # None: 384, or fewer if the model has fewer positions
     doc_stride: int = 128
     max_query_length: int = 64

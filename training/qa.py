@@ -7,7 +7,8 @@ The pieces ``mluke-train finetune qa`` is made of, free of torch:
   (the export's ``tokenizer.json``; for a directory with only ``sentencepiece.bpe.model`` the
   XLM-R conversion of it, which is mLUKE's convention);
 - :class:`MentionDictionary`: the vocab stage's mention dictionary of one language
-  (``WORKDIR/vocab/mentions/{lang}.parquet``) as a longest-match entity linker over text;
+  (``WORKDIR/vocab/mentions/{lang}.parquet``) as a longest-match entity linker over text, with
+  the vocab stage's mention rule (``schemas.mentions``);
 - :func:`build_features`: ``<s> question </s></s> context-window </s>`` sequences with a sliding
   window over the context, answer token positions for training, and the entities of the question
   and of the window with their token positions;
@@ -22,7 +23,6 @@ import functools
 import itertools
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from schemas.mentions import DEFAULT_MAX_TOKENS, LongestMatch, text_units
+from schemas.mentions import normalize_mention as normalize_mention  # re-exported
 from schemas.vocab import ENTITY_VOCAB_HF_JSON, ENTITY_VOCAB_JSONL, MENTIONS_DIR, VOCAB_DIR
 from schemas.vocab_tables import language_table_name
 
@@ -39,58 +41,10 @@ TOKENIZER_JSON = "tokenizer.json"
 SENTENCEPIECE_MODEL = "sentencepiece.bpe.model"
 
 # ---------------------------------------------------------------------------------------------
-# Mention normalisation: the key of the mention dictionary. Same rule as the vocab stage's
-# transforms.vocab.normalize_mention (training/ does not import transforms; a test checks both
-# agree): NFKC, runs of whitespace (and invisible direction marks) -> one space, trimmed, lower.
+# Mentions: the key and the occurrence rule are the vocab stage's own (schemas.mentions), so a
+# mention is found here exactly where the vocab stage counted it.
 
-_WHITESPACE = re.compile(r"[\s\u00a0\u200b\u200e\u200f\u202a-\u202e]+")
-
-
-def normalize_mention(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    return _WHITESPACE.sub(" ", text).strip().lower()
-
-
-# Units of mention matching: in scripts written without spaces each character is a unit (with
-# the combining marks that follow it); elsewhere a run of letters/digits/marks; any other visible
-# character is a unit of its own. A mention starts and ends on unit boundaries.
-_CHARACTER_SCRIPTS = (
-    "\u0e00-\u0eff"  # Thai, Lao
-    "\u1000-\u109f"  # Myanmar
-    "\u1780-\u17ff"  # Khmer
-    "\u2e80-\u2fdf"  # CJK radicals
-    "\u3005-\u3007\u3021-\u3029\u3031-\u3035"
-    "\u3040-\u30ff"  # kana
-    "\u3100-\u312f\u31a0-\u31ff"  # bopomofo, katakana extension
-    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han
-    "\uff66-\uff9f"  # half-width katakana
-    "\U00020000-\U0003134f"  # Han extensions
-)
-_INVISIBLE = "\u200b\u200e\u200f\u202a-\u202e"
-
-
-def _mark_class() -> str:
-    ranges: list[tuple[int, int]] = []
-    for code in range(0x300, 0x10000):
-        if unicodedata.category(chr(code)).startswith("M"):
-            if ranges and ranges[-1][1] == code - 1:
-                ranges[-1] = (ranges[-1][0], code)
-            else:
-                ranges.append((code, code))
-    return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
-
-
-_MARKS = _mark_class()
-_UNIT = re.compile(
-    rf"[{_CHARACTER_SCRIPTS}][{_MARKS}]*"
-    rf"|(?:[^\W{_CHARACTER_SCRIPTS}]|[{_MARKS}])+"
-    rf"|[^\s{_INVISIBLE}]"
-)
-
-
-def mention_units(text: str) -> list[tuple[int, int]]:
-    """Character spans of the matching units of ``text``."""
-    return [match.span() for match in _UNIT.finditer(text)]
+mention_units = text_units
 
 
 @dataclass(frozen=True)
@@ -102,56 +56,27 @@ class Mention:
 
 @dataclass
 class MentionDictionary:
-    """Normalised mention -> entity id (the model's), with every unit prefix for longest match."""
+    """Normalised mention -> entity id (the model's), found in text by longest match."""
 
     lang: str
-    entities: dict[str, int]
-    prefixes: set[str]
-    max_units: int = 16
+    matcher: LongestMatch[int]
 
     @classmethod
     def from_pairs(
-        cls, lang: str, pairs: Iterable[tuple[str, int]], max_units: int = 16
+        cls, lang: str, pairs: Iterable[tuple[str, int]], max_units: int = DEFAULT_MAX_TOKENS
     ) -> MentionDictionary:
-        entities: dict[str, int] = {}
-        prefixes: set[str] = set()
-        for mention, entity_id in pairs:
-            units = mention_units(mention)
-            if not units or len(units) > max_units or mention in entities:
-                continue
-            entities[mention] = entity_id
-            for _, end in units:
-                prefixes.add(mention[:end])
-        return cls(lang, entities, prefixes, max_units)
+        return cls(lang, LongestMatch(pairs, max_units))
+
+    @property
+    def entities(self) -> dict[str, int]:
+        return self.matcher.values
 
     def __len__(self) -> int:
-        return len(self.entities)
+        return len(self.matcher)
 
     def detect(self, text: str) -> list[Mention]:
         """Longest match, left to right: at each unit the longest dictionary mention starting there."""
-        units = mention_units(text)
-        found: list[Mention] = []
-        i = 0
-        while i < len(units):
-            start = units[i][0]
-            best_end = -1
-            best_entity = -1
-            limit = min(len(units), i + self.max_units)
-            j = i
-            while j < limit:
-                key = normalize_mention(text[start : units[j][1]])
-                if key not in self.prefixes:
-                    break
-                entity = self.entities.get(key)
-                if entity is not None:
-                    best_end, best_entity = j, entity
-                j += 1
-            if best_end >= 0:
-                found.append(Mention(start, units[best_end][1], best_entity))
-                i = best_end + 1
-            else:
-                i += 1
-        return found
+        return [Mention(d.start, d.end, d.value) for d in self.matcher.detect(text)]
 
 
 def resolve_vocab_dir(path: str | Path) -> Path:
@@ -210,9 +135,11 @@ def load_mention_dictionary(
     id_map: Mapping[int, int],
     min_commonness: float,
     min_mention_count: int,
-    max_units: int = 16,
+    max_units: int = DEFAULT_MAX_TOKENS,
+    min_link_prob: float = 0.0,
 ) -> MentionDictionary:
-    """One language's mention dictionary, the most common entity of each mention above the bars."""
+    """One language's mention dictionary: mentions that are a link often enough (link_prob), each
+    linked to its most common entity when that one is common enough (commonness)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -223,14 +150,23 @@ def load_mention_dictionary(
             f"no mention dictionary for language {lang!r}: {path} is missing "
             f"(languages there: {', '.join(found) or 'none'})"
         )
+    columns = ["mention", "entity_id", "commonness", "mention_count"]
     try:
-        table = pq.read_table(path, columns=["mention", "entity_id", "commonness", "mention_count"])
+        names = pq.read_schema(path).names
+        if min_link_prob > 0 and "link_prob" not in names:
+            raise TrainingError(
+                f"{path} has no link_prob column (a vocabulary built before it existed): rebuild it "
+                "with `mluke-data vocab build`, or pass --min-link-prob 0"
+            )
+        table = pq.read_table(path, columns=columns + (["link_prob"] if min_link_prob > 0 else []))
     except (OSError, ValueError, KeyError) as error:
         raise TrainingError(f"cannot read mention dictionary {path}: {error}") from None
     keep = pc.and_(
         pc.greater_equal(table["commonness"], min_commonness),
         pc.greater_equal(table["mention_count"], min_mention_count),
     )
+    if min_link_prob > 0:
+        keep = pc.and_(keep, pc.greater_equal(table["link_prob"], min_link_prob))
     table = table.filter(keep)
     # Most common entity first within a mention; the first row of a mention wins.
     table = table.sort_by(

@@ -9,7 +9,8 @@ Data flow (keys in brackets; every arrow that changes the key is a CoGroupByKey 
     page_props | wikidata json | wb_items_per_site ──> interwiki [(lang, title)] ──┐
     link stats [(lang, canonical title)] ──────────────────────────> MergeByItem [qid]
     entities [qid] ──> min-languages ──> Top(vocab size) ──> ids (side input, <= vocab size)
-    anchors [(lang, mention)] ──> MentionDictionary ──> mentions/{lang}.parquet
+    anchors [(lang, mention)] ──> MentionDictionary ──> rows [(lang, mention)] ──┐
+    pages (scanned in place) ──> CountMentionPages [(lang, mention)] ──────────> mentions/{lang}.parquet
 
 No step holds a language's links in one worker: links are pre-aggregated per Parquet row group
 and then combined per key; redirect chains are followed by a fixed number of join rounds.
@@ -21,7 +22,6 @@ import io
 import json
 import math
 import re
-import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -37,6 +37,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsDict, TaggedOutput
 
+from schemas.mentions import normalize_mention  # the mention key, defined once for every stage
 from schemas.vocab import (
     ENTITIES_PARQUET,
     ENTITY_VOCAB_HF_JSON,
@@ -54,6 +55,7 @@ from schemas.vocab_tables import (
     language_table_name,
 )
 from transforms.files import CountingSink, write_atomically
+from transforms.mentions import DEFAULT_MAX_MATCHER_MENTIONS, CountMentionPages
 from transforms.sqldump import (
     compression_of,
     iter_items_per_site,
@@ -104,16 +106,6 @@ def canonical_title(title: str) -> str:
     and it brings titles from page_props/Wikidata/wb_items_per_site to the same form."""
     text = _WHITESPACE.sub(" ", title.replace("_", " ")).strip()
     return upper_first(text)
-
-
-def normalize_mention(text: str) -> str:
-    """Key of the mention dictionary: NFKC, whitespace collapsed, lower-cased.
-
-    NFKC folds full-width Latin and compatibility forms (common in ja/zh anchors); lower-casing
-    merges sentence-initial capitals with the same name mid-sentence.
-    """
-    text = unicodedata.normalize("NFKC", text)
-    return _WHITESPACE.sub(" ", text).strip().lower()
 
 
 def qid_number(qid: str) -> int:
@@ -210,22 +202,52 @@ def resolve_redirects_in_memory(
     return out
 
 
-def mention_rows(
-    lang: str, mention: str, entity_counts: Mapping[int, int], min_count: int = 1
-) -> list[tuple[str, str, int, int, int, float]]:
-    """Rows of the mention dictionary for one anchor text.
+# An entity of a mention: (entity id, Q-id, title in the mention's language); id -1 gathers the
+# links to targets outside the vocabulary.
+OUTSIDE_VOCAB = (-1, "", "")
 
-    ``entity_counts`` maps entity id -> links with this anchor; id -1 gathers links to targets
-    outside the vocabulary (they count in the denominator of commonness but get no row).
+
+def mention_rows(
+    lang: str, mention: str, entity_counts: Mapping[tuple[int, str, str], int], min_count: int = 1
+) -> list[tuple[str, str, int, str, str, int, int, float]]:
+    """Rows of the mention dictionary for one anchor text, without the page counts.
+
+    ``entity_counts`` maps (entity id, Q-id, title) -> links with this anchor; id -1 gathers links
+    to targets outside the vocabulary (they count in the denominator of commonness but get no
+    row). Two titles of one entity in a language (two pages sharing an item) make one row, named
+    by the smaller title. Row: (lang, mention, entity id, "lang:title", Q-id, count,
+    mention_count, commonness).
     """
     total = sum(entity_counts.values())
     if total <= 0:
         return []
+    per_entity: dict[int, list[Any]] = {}
+    for (entity_id, qid, title), n in entity_counts.items():
+        if entity_id < 0:
+            continue
+        entry = per_entity.get(entity_id)
+        if entry is None:
+            per_entity[entity_id] = [n, qid, title]
+        else:
+            entry[0] += n
+            entry[2] = min(entry[2], title)
     kept = sorted(
-        ((eid, n) for eid, n in entity_counts.items() if eid >= 0 and n >= min_count),
-        key=lambda item: (-item[1], item[0]),
+        ((eid, entry) for eid, entry in per_entity.items() if entry[0] >= min_count),
+        key=lambda item: (-item[1][0], item[0]),
     )
-    return [(lang, mention, eid, n, total, n / total) for eid, n in kept]
+    return [
+        (lang, mention, eid, hf_entity_key(lang, title), qid, n, total, n / total)
+        for eid, (n, qid, title) in kept
+    ]
+
+
+def with_page_counts(
+    rows: Sequence[Sequence[Any]], doc_count: int, link_doc_count: int
+) -> list[tuple[Any, ...]]:
+    """Mention rows with the mention's doc_count, link_doc_count and link_prob appended."""
+    docs = max(doc_count, link_doc_count)
+    link_prob = link_doc_count / docs if docs else 0.0
+    return [(*row, docs, link_doc_count, link_prob) for row in rows]
 
 
 @dataclass
@@ -756,12 +778,12 @@ def _merge_with_item(element: tuple[tuple[str, str], dict[str, Iterable[Any]]]) 
         return [
             _account(lang, "link_targets"),
             _account(lang, LINKS_NO_ITEM, count),
-            TaggedOutput("mentions", (lang, None, anchors)),
+            TaggedOutput("mentions", (lang, None, title, anchors)),
         ]
     return [
         _account(lang, "link_targets"),
         (items[0], (lang, title, count)),
-        TaggedOutput("mentions", (lang, items[0], anchors)),
+        TaggedOutput("mentions", (lang, items[0], title, anchors)),
     ]
 
 
@@ -793,17 +815,30 @@ def _split_by_vocab(record: EntityRecord, vocab: Mapping[str, int]) -> Iterator[
 
 
 def _mention_counts(
-    element: tuple[str, str | None, Mapping[str, int]], vocab: Mapping[str, int]
-) -> Iterator[tuple[tuple[str, str], dict[int, int]]]:
-    lang, qid, anchors = element
+    element: tuple[str, str | None, str, Mapping[str, int]], vocab: Mapping[str, int]
+) -> Iterator[tuple[tuple[str, str], dict[tuple[int, str, str], int]]]:
+    lang, qid, title, anchors = element
     entity_id = vocab.get(qid, -1) if qid is not None else -1
+    entity = (entity_id, qid or "", title) if entity_id >= 0 else OUTSIDE_VOCAB
     for anchor, n in anchors.items():
-        yield (lang, anchor), {entity_id: n}
+        yield (lang, anchor), {entity: n}
 
 
-def _mention_rows(element: tuple[tuple[str, str], Mapping[int, int]], min_count: int) -> Iterator[Any]:
+def _mention_rows(
+    element: tuple[tuple[str, str], Mapping[tuple[int, str, str], int]], min_count: int
+) -> Iterator[Any]:
     (lang, mention), counts = element
-    yield from mention_rows(lang, mention, counts, min_count)
+    rows = mention_rows(lang, mention, counts, min_count)
+    if rows:
+        yield (lang, mention), rows
+
+
+def _with_page_counts(element: tuple[tuple[str, str], dict[str, Iterable[Any]]]) -> list[Any]:
+    _, grouped = element
+    rows = [row for part in grouped["rows"] for row in part]
+    docs = sorted(grouped["docs"])
+    doc_count, link_doc_count = docs[0] if docs else (0, 0)
+    return with_page_counts(rows, doc_count, link_doc_count)
 
 
 def _article_titles(
@@ -833,7 +868,7 @@ def _title_rows(element: tuple[tuple[str, str], dict[str, Iterable[Any]]]) -> li
 
 
 def mention_sort_key(row: Sequence[Any]) -> tuple[Any, ...]:
-    return row[1], -row[3], row[2]
+    return row[1], -row[5], row[2]
 
 
 def title_sort_key(row: Sequence[Any]) -> tuple[Any, ...]:
@@ -1155,20 +1190,40 @@ class SelectVocabulary(beam.PTransform):
 
 
 class MentionDictionary(beam.PTransform):
-    """(lang, qid or None, anchors) -> mention rows (lang, mention, entity id, count, total, p)."""
+    """(lang, qid or None, title, anchors) -> ``rows`` of MENTIONS_SCHEMA, and ``account``.
 
-    def __init__(self, ids: beam.PCollection, min_count: int) -> None:
+    Anchors are counted per entity (commonness); then every mention that has a row is looked for
+    in the page text of its language (:class:`transforms.mentions.CountMentionPages`) for
+    doc_count, link_doc_count and link_prob.
+    """
+
+    def __init__(
+        self, ids: beam.PCollection, min_count: int, page_files: Sequence[str], max_matcher_mentions: int
+    ) -> None:
         super().__init__()
         self._ids = ids
         self._min_count = min_count
+        self._page_files = page_files
+        self._max_matcher_mentions = max_matcher_mentions
 
-    def expand(self, sources: beam.PCollection) -> beam.PCollection:
-        return (
+    def expand(self, sources: beam.PCollection) -> dict[str, beam.PCollection]:
+        per_mention = (
             sources
             | "ToEntities" >> beam.FlatMap(_mention_counts, AsDict(self._ids))
             | "PerMention" >> beam.CombinePerKey(MergeCounts())
             | "Rows" >> beam.FlatMap(_mention_rows, self._min_count)
         )
+        pages = (
+            per_mention
+            | "Keys" >> beam.Keys()
+            | "CountPages" >> CountMentionPages(self._page_files, self._max_matcher_mentions)
+        )
+        rows = (
+            {"rows": per_mention, "docs": pages["counts"]}
+            | "JoinPageCounts" >> beam.CoGroupByKey()
+            | "WithPageCounts" >> beam.FlatMap(_with_page_counts)
+        )
+        return {"rows": rows, "account": pages["account"]}
 
 
 class TitleMap(beam.PTransform):
@@ -1216,6 +1271,7 @@ class VocabSettings:
     min_mention_count: int = 1
     part_buckets: int = DEFAULT_PART_BUCKETS
     json_split_bytes: int = DEFAULT_JSON_SPLIT_BYTES
+    max_matcher_mentions: int = DEFAULT_MAX_MATCHER_MENTIONS
 
 
 class BuildEntityVocabulary(beam.PTransform):
@@ -1281,10 +1337,11 @@ class BuildEntityVocabulary(beam.PTransform):
         accounts.append(selected["account"])
 
         mentions = merged["mentions"] | "MentionDictionary" >> MentionDictionary(
-            selected["ids"], cfg.min_mention_count
+            selected["ids"], cfg.min_mention_count, inp.page_files, cfg.max_matcher_mentions
         )
+        accounts.append(mentions["account"])
         accounts.append(
-            mentions
+            mentions["rows"]
             | "WriteMentions"
             >> WritePerLanguageParquet(
                 join_path(inp.vocab_dir, "mentions"),
