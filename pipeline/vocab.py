@@ -497,7 +497,9 @@ def write_stats_plot(stats: dict[str, Any], path: str) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as error:
-        raise UserError("--plot needs matplotlib: pip install 'mluke-data[plots]'") from error
+        raise UserError(
+            "--plot needs matplotlib: run `bash scripts/setup.sh` (or `.venv/bin/pip install matplotlib`)"
+        ) from error
     per_language = stats["per_language"]
     langs = sorted(per_language)
     figure, axes = plt.subplots(2, 2, figsize=(12, 8))

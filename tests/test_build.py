@@ -15,7 +15,7 @@ from pipeline.cli import cli
 from schemas.shards import SHARD_SCHEMA, Manifest, ShardMetadata
 from schemas.tokens import BOS_ID, EOS_ID
 
-BUILD = ["build", "--source", "sample", "--tokenizer-vocab-size", "2000", "--shard-rows", "100", "--json"]
+BUILD = ["build", "--source", "sample", "--tokenizer-vocab-size", "2000", "--shard-rows", "16", "--json"]
 
 
 def invoke(args: list[str]) -> tuple[int, str]:
@@ -57,17 +57,23 @@ def test_summary_and_stage_records(built):
 
 
 def test_shards_follow_the_contract(built):
-    manifest = Manifest.from_json((built / "manifest.json").read_text())
+    manifest = Manifest.from_json((built / "shards" / "_manifest.json").read_text())
     assert len({entry.lang for entry in manifest.shards}) == 10
     en = [entry for entry in manifest.shards if entry.lang == "en"]
     assert len(en) > 1 and all(entry.path.startswith("shards/en/en-") for entry in en)
     # Exact row ranges: shards of a language differ by at most one row, none above --shard-rows.
-    assert max(e.rows for e in en) - min(e.rows for e in en) <= 1 and max(e.rows for e in en) <= 100
+    assert max(e.rows for e in en) - min(e.rows for e in en) <= 1 and max(e.rows for e in en) <= 16
     assert not (built / "shards" / ".parts").exists()
-    metadata = ShardMetadata.from_json((built / "shards" / "ja" / "metadata.json").read_text())
+    metadata = ShardMetadata.from_json((built / "shards" / "_metadata" / "ja.json").read_text())
     assert metadata.settings.max_seq_length == 512 and metadata.examples > 0
-    table = pa.ipc.open_file(str(built / "shards" / "ja" / "ja-00000-of-00001.arrow")).read_all()
+    table = pa.ipc.open_file(str(sorted((built / "shards" / "ja").glob("*.arrow"))[0])).read_all()
     assert table.schema.equals(SHARD_SCHEMA)
+    assert set(table.column("lang").to_pylist()) == {"ja"}
+    # A single shard says what it was built with.
+    schema_metadata = {k.decode(): v.decode() for k, v in table.schema.metadata.items()}
+    assert schema_metadata["mluke.tokenizer_sha256"] == metadata.tokenizer_sha256 == manifest.tokenizer_sha256
+    assert schema_metadata["mluke.entity_vocab_sha256"] == manifest.entity_vocab_sha256
+    assert json.loads(schema_metadata["mluke.settings"])["max_seq_length"] == 512
     for row in table.to_pylist():
         assert row["word_ids"][0] == BOS_ID and row["word_ids"][-1] == EOS_ID
         assert len(row["word_ids"]) <= 512 and 0 < len(row["entity_ids"]) <= 128
@@ -75,16 +81,26 @@ def test_shards_follow_the_contract(built):
             assert 1 <= start < end <= len(row["word_ids"]) - 1
 
 
-def test_loadable_without_our_code(built, tmp_path):
-    files = sorted(str(p) for p in (built / "shards" / "en").glob("*.arrow"))
-    dataset = ds.dataset(files, format="arrow")
-    assert dataset.count_rows() == sum(
-        e.rows for e in Manifest.from_json((built / "manifest.json").read_text()).shards if e.lang == "en"
-    )
+def test_loadable_with_the_standard_one_liners(built, tmp_path):
+    """The readers the README names, exactly as written there, on the folders as built."""
+    manifest = Manifest.from_json((built / "shards" / "_manifest.json").read_text())
+    rows = {lang: sum(e.rows for e in manifest.shards if e.lang == lang) for lang in ("en", "ja")}
+    # Only shard files in a language folder.
+    assert {p.suffix for p in (built / "shards" / "en").iterdir()} == {".arrow"}
+    dataset = ds.dataset(str(built / "shards" / "en"), format="arrow")
+    assert dataset.count_rows() == rows["en"]
     datasets = pytest.importorskip("datasets")
-    loaded = datasets.load_dataset("arrow", data_files=files, split="train", cache_dir=str(tmp_path / "hf"))
-    assert len(loaded) == dataset.count_rows()
-    assert loaded[0]["word_ids"][0] == BOS_ID
+    cache = str(tmp_path / "hf")
+    loaded = datasets.load_dataset(
+        "arrow", data_dir=str(built / "shards" / "en"), split="train", cache_dir=cache
+    )
+    assert len(loaded) == rows["en"] and loaded[0]["word_ids"][0] == BOS_ID
+    # The dataset card names one config per language.
+    ja = datasets.load_dataset(str(built / "shards"), "ja", split="train", cache_dir=cache)
+    assert len(ja) == rows["ja"] and set(ja["lang"]) == {"ja"}
+    assert sorted(datasets.get_dataset_config_names(str(built / "shards"))) == sorted(
+        {e.lang for e in manifest.shards}
+    )
 
 
 def test_deterministic_and_one_worker_equals_two(built, tmp_path):
@@ -117,19 +133,19 @@ def test_verify_catches_a_corrupted_shard(built, tmp_path):
     shutil.copytree(built, work)
     code, output = invoke(["verify", str(work)])
     assert code == 0 and output.startswith("OK:")
-    shard = work / "shards" / "de" / "de-00000-of-00001.arrow"
+    shard = sorted((work / "shards" / "de").glob("*.arrow"))[0]
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF
     shard.write_bytes(bytes(data))
     result = CliRunner().invoke(cli, ["verify", str(work)])
     assert result.exit_code == 1
-    assert "shards/de/de-00000-of-00001.arrow: sha256" in result.output
+    assert f"shards/de/{shard.name}: sha256" in result.output
 
 
 def test_verify_checks_content_rules(built, tmp_path):
     work = tmp_path / "copy"
     shutil.copytree(built, work)
-    metadata_path = work / "shards" / "th" / "metadata.json"
+    metadata_path = work / "shards" / "_metadata" / "th.json"
     metadata = json.loads(metadata_path.read_text())
     metadata["settings"]["max_mention_length"] = 1
     metadata_path.write_text(json.dumps(metadata))
@@ -137,6 +153,17 @@ def test_verify_checks_content_rules(built, tmp_path):
     assert result.exit_code == 1
     problems = json.loads(result.output)["problems"]
     assert any("max_mention_length 1" in problem for problem in problems)
+    # The schema metadata of th's shards now disagrees with its metadata file.
+    assert any("schema metadata mluke.settings" in problem for problem in problems)
+
+
+def test_verify_catches_a_stray_file_in_a_language_folder(built, tmp_path):
+    work = tmp_path / "copy"
+    shutil.copytree(built, work)
+    (work / "shards" / "en" / "notes.json").write_text("{}")
+    result = CliRunner().invoke(cli, ["verify", str(work)])
+    assert result.exit_code == 1
+    assert "shards/en/notes.json: a file not in shards/_manifest.json" in result.output
 
 
 def test_stats_and_show(built, tmp_path):
