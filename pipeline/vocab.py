@@ -31,6 +31,7 @@ from pipeline.options import (
     BEAM_EPILOG,
     UserError,
     beam_options,
+    check_min_languages,
     create_pipeline,
     parse_langs_option,
     pipeline_options,
@@ -199,6 +200,7 @@ def run_vocab_build(
     """Run the vocab stage and return its report (also in ``WORKDIR/vocab/report.json``)."""
     settings = settings or VocabSettings()
     inputs = plan_vocab_inputs(workdir, langs, interwiki, dump_date)
+    check_min_languages(list(inputs.langs), settings.min_languages)
     report_settings = {
         "interwiki": inputs.interwiki,
         "interwiki_file": os.path.basename(inputs.interwiki_path) if inputs.interwiki_path else None,

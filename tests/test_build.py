@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -240,3 +245,90 @@ def test_build_from_a_mirror_over_http(tmp_path):
     assert set(summary["languages"]) == {"en", "de", "ja"}
     assert all(row["examples"] > 0 for row in summary["languages"].values())
     assert (tmp_path / "work" / "dumps" / "jawiki" / "20261101" / "dumpstatus.json").exists()
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, limit_s: float = 600) -> None:
+    deadline = time.monotonic() + limit_s
+    while not path.exists():
+        assert proc.poll() is None, "the build ended before it could be interrupted"
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.1)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to list the process tree")
+def test_interrupted_build_stops_the_tree_and_resumes_byte_identical(built, tmp_path):
+    """SIGINT to the build's pid mid-vocab, SIGTERM in a later stage; the third run finishes the
+    build, which then equals the uninterrupted one byte for byte."""
+    from pipeline.interrupt import INTERRUPTED, descendants
+
+    work = tmp_path / "work"
+    command = [sys.executable, "-m", "pipeline.cli", *BUILD, "--out", str(work), "--workers", "2"]
+    root = Path(__file__).resolve().parents[1]
+    for signum, after in ((signal.SIGINT, "extract"), (signal.SIGTERM, "vocab")):
+        with open(tmp_path / "stderr", "w+") as stderr:
+            proc = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=stderr)
+            try:
+                _wait_for(work / "reports" / f"{after}.stage.json", proc)
+                tree = descendants(proc.pid)
+                os.kill(proc.pid, signum)
+                code = proc.wait(timeout=120)  # a generous bound: the handler exits at once
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+            stderr.seek(0)
+            lines = [line for line in stderr.read().splitlines() if line.strip()]
+        assert code == 128 + signum
+        assert lines == [INTERRUPTED], lines
+        deadline = time.monotonic() + 30
+        while not all(_gone(pid) for pid in tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert all(_gone(pid) for pid in tree)
+    code, output = invoke([*BUILD, "--out", str(work), "--workers", "2"])
+    assert code == 0, output
+    statuses = {row["stage"]: row["status"] for row in json.loads(output)["stages"]}
+    assert statuses["extract"] == statuses["vocab"] == "skipped"
+    assert shard_bytes(work) == shard_bytes(built)
+    for name in ("entity_vocab.jsonl", "entities.parquet"):
+        assert (work / "vocab" / name).read_bytes() == (built / "vocab" / name).read_bytes()
+
+
+def test_too_few_languages_for_min_languages_is_an_error(tmp_path):
+    result = CliRunner().invoke(cli, ["build", "--source", "sample", "--langs", "en", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and result.output.startswith("Error: --min-languages 3 ")
+    assert "pass --min-languages 1" in result.output
+    assert not (tmp_path / "dumps").exists()  # refused before any work
+
+
+def test_a_language_with_no_examples_warns_and_fails_under_strict(tmp_path):
+    # Sentences of 600+ tokens are longer than a sequence: nothing can be kept.
+    args = ["build", "--source", "sample", "--langs", "en,de,ja", "--tokenizer-vocab-size", "1000",
+            "--min-sentence-length", "600", "--workers", "1", "--out", str(tmp_path)]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    for lang in ("de", "en", "ja"):
+        assert f"warning: {lang}: 0 examples" in result.output
+    result = CliRunner().invoke(cli, [*args, "--strict", "--json"])
+    assert result.exit_code == 1
+    assert len(json.loads(result.stdout)["warnings"]) == 3
+    assert "Error: --strict: 3 language(s) ended with 0 examples" in result.stderr
+
+
+def test_an_unusable_out_is_one_error_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    for out in (blocker / "out", blocker):
+        result = CliRunner().invoke(cli, ["build", "--source", "sample", "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.output.count("\n") == 1 and result.output.startswith(
+            f"Error: cannot write to --out {out}"
+        )
