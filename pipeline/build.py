@@ -136,6 +136,12 @@ class BuildSettings:
     force: tuple[str, ...]
 
 
+def stage_header(stage: str, note: str = "") -> None:
+    """``[3/6] vocab`` on stderr (stdout stays the summary, or JSON under --json)."""
+    line = f"[{STAGES.index(stage) + 1}/{len(STAGES)}] {stage}"
+    click.echo(f"{line}: {note}" if note else line, err=True)
+
+
 def run_stage(
     out: str,
     stage: str,
@@ -150,7 +156,9 @@ def run_stage(
     started = time.monotonic()
     print_ = fingerprint(stage, settings, tree_digest(out, input_folders) + (extra_inputs or []))
     if not force and is_fresh(out, stage, print_, output_folders):
+        stage_header(stage, "skipped (done for the same inputs and settings)")
         return StageResult(stage, "skipped", time.monotonic() - started)
+    stage_header(stage)
     report = run()
     if dry_run:
         return StageResult(stage, "dry run", time.monotonic() - started, report or {})
@@ -184,6 +192,7 @@ def run_build(
         check_min_languages(langs or list(SAMPLE_LANGS), settings.min_languages)
         if not dry_run:
             check_writable(out)
+        stage_header("fetch", "writing the bundled sample wiki")
         write_sample_mirror(dumps, langs=langs)
         dump_date = SAMPLE_DATE
         results.append(StageResult("fetch", "sample", time.monotonic() - started))
@@ -195,6 +204,7 @@ def run_build(
         check_min_languages(langs, settings.min_languages)
         if not dry_run:
             check_writable(out)
+        stage_header("fetch")
         plan = run_fetch(langs=",".join(langs), dump_date=dump_date, out=out, mirror=settings.mirror,
                          beam_args=beam_args, workers=workers, messages_to_stderr=True)  # fmt: skip
         # Languages may end up on different dates ('latest'); extract then takes each one's newest.
@@ -229,6 +239,7 @@ def run_build(
 
     if settings.tokenizer:
         tokenizer_path = resolve_tokenizer_path(out, settings.tokenizer)
+        stage_header("tokenizer", f"given ({tokenizer_path})")
         results.append(StageResult("tokenizer", "given", 0.0, {"path": tokenizer_path}))
     else:
         train = TrainSettings(vocab_size=settings.tokenizer_vocab_size)
@@ -257,6 +268,7 @@ def run_build(
         results.append(StageResult("verify", "dry run", 0.0))
         return results
     started = time.monotonic()
+    stage_header("verify")
     verified = verify_workdir(out)
     results.append(
         StageResult("verify", "ok" if verified.ok else "failed", time.monotonic() - started,

@@ -25,6 +25,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.options import UserError, parse_langs_option
+from pipeline.progress import StageStatus
 from schemas.pages import PAGES_DIR
 from schemas.tokens import WordIdConvention
 from transforms.files import match_files
@@ -200,10 +201,6 @@ def _write(path: str, data: bytes) -> None:
 
 def train_tokenizer(out: str, langs: list[str] | None, settings: TrainSettings) -> dict[str, Any]:
     """Sample, train and write WORKDIR/tokenizer/; returns the metadata written to tokenizer.json."""
-    import hashlib
-
-    import sentencepiece as spm
-
     available = languages_with_pages(out)
     if not available:
         raise UserError(f"no pages under {out.rstrip('/')}/{PAGES_DIR}; run `mluke-data extract` first")
@@ -215,13 +212,25 @@ def train_tokenizer(out: str, langs: list[str] | None, settings: TrainSettings) 
             f"no pages for {','.join(missing)} under {out.rstrip('/')}/{PAGES_DIR}; "
             f"run `mluke-data extract --langs {','.join(missing)}` first"
         )
+    with StageStatus("tokenizer", "reading sizes") as status:
+        return _train_tokenizer(out, langs, settings, status)
+
+
+def _train_tokenizer(
+    out: str, langs: list[str], settings: TrainSettings, status: StageStatus
+) -> dict[str, Any]:
+    import hashlib
+
+    import sentencepiece as spm
+
     files = {lang: page_files(out, lang) for lang in langs}
     sizes = {lang: text_bytes(files[lang]) for lang in langs}
     quotas = language_quotas(sizes, settings.sample_sentences, settings.smoothing)
     sentences: list[str] = []
     languages: dict[str, Any] = {}
     all_size = sum(sizes.values()) or 1
-    for lang in sorted(langs):
+    for index, lang in enumerate(sorted(langs), 1):
+        status.update(f"sampling {lang} ({index}/{len(langs)} languages)")
         paragraphs, read = sample_paragraphs(files[lang], quotas[lang], settings.seed, lang)
         chosen = sample_sentences(paragraphs, lang, quotas[lang], settings.seed)
         sentences.extend(chosen)
@@ -236,6 +245,7 @@ def train_tokenizer(out: str, langs: list[str] | None, settings: TrainSettings) 
         }
     if not sentences:
         raise UserError(f"the pages of {','.join(langs)} hold no paragraph text to train a tokenizer on")
+    status.update(f"training sentencepiece on {len(sentences):,} sentences")
     model_proto = train_model(sentences, settings)
     processor = spm.SentencePieceProcessor(model_proto=model_proto)
     convention = WordIdConvention(processor.get_piece_size())

@@ -36,6 +36,7 @@ from pipeline.options import (
     parse_langs_option,
     pipeline_options,
 )
+from pipeline.progress import StageStatus
 from schemas.dumps import page_props_file_name, wiki_name
 from schemas.pages import PAGES_DIR, REDIRECTS_DIR
 from schemas.vocab import (
@@ -216,7 +217,8 @@ def run_vocab_build(
     _remove_tree(inputs.tmp_dir)
     _remove_stale_tables(inputs)
     options = pipeline_options(beam_args, workers)
-    with create_pipeline(options) as pipeline:
+    step = f"counting links of {len(inputs.langs)} languages, merging them through Wikidata"
+    with StageStatus("vocab", step), create_pipeline(options) as pipeline:
         _ = pipeline | "EntityVocabulary" >> BuildEntityVocabulary(inputs, settings, report_settings)
     _remove_tree(inputs.tmp_dir)
     return json.loads(read_bytes(join_path(inputs.vocab_dir, VOCAB_REPORT)))
