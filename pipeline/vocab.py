@@ -367,7 +367,15 @@ def build_command(
     beam_args: list[str],
     workers: int | None,
 ) -> None:
-    """Build WORKDIR/vocab from the extracted pages and an interwiki source (a Beam pipeline)."""
+    """Build WORKDIR/vocab from the extracted pages and an interwiki source (a Beam pipeline).
+
+    \b
+    Examples:
+      mluke-data vocab build --out ./out
+      mluke-data vocab build --out ./out --langs en,ja,de --min-languages 2
+      mluke-data vocab build --out ./work --interwiki items-per-site=wikidatawiki-20261101-wb_items_per_site.sql.gz
+      mluke-data vocab build --out ./work --interwiki wikidata-json=latest-all.json.bz2 --vocab-size 500000
+    """
     settings = VocabSettings(
         min_languages=min_languages,
         vocab_size=vocab_size,
@@ -611,11 +619,20 @@ def lookup_entities(workdir: str, query: str, lang: str | None = None, mentions:
         if sep and lang is None and prefix in langs and rest.strip():
             search_langs, title = [prefix], rest
         title = canonical_title(title)
+        hits: dict[int, list[tuple[str, str]]] = {}
         for hit_lang, entity_id, redirect in _titles_matching(vocab_dir, search_langs, title):
-            how = "redirect" if redirect else "title"
-            matched.setdefault(entity_id, f"{hit_lang} {how} {title!r}")
-        if matched:
-            rows = _entities_where(vocab_dir, "id", sorted(matched))
+            hits.setdefault(entity_id, []).append((hit_lang, "redirect" if redirect else "title"))
+        if hits:
+            rows = _entities_where(vocab_dir, "id", sorted(hits))
+            # Name the match in the language that links the entity most (a title like "Paris" is
+            # the same in many languages), and list the most linked entity first.
+            links = {row["id"]: {t["lang"]: t["count"] for t in row["titles"]} for row in rows}
+            best: dict[int, tuple[int, str, str]] = {}
+            for entity_id, found in hits.items():
+                counts = links.get(entity_id, {})
+                best[entity_id] = min((-counts.get(hit_lang, 0), hit_lang, how) for hit_lang, how in found)
+            matched = {eid: f"{hit_lang} {how} {title!r}" for eid, (_, hit_lang, how) in best.items()}
+            rows.sort(key=lambda row: (best[row["id"]][0], -row["count"], row["id"]))
     if not rows:
         where = f" in {lang}" if lang else ""
         raise UserError(f"no vocabulary entity matches {query!r}{where} (try a Q-id, an entity id or --lang)")
