@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,7 +28,8 @@ def invoke(args: list[str]) -> tuple[int, str]:
     result = CliRunner().invoke(cli, args)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
-    return result.exit_code, result.output
+    # stdout (the summary, JSON); stage headers and progress go to stderr, shown on failure.
+    return result.exit_code, result.stdout if result.exit_code == 0 else result.output
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +86,21 @@ def test_shards_follow_the_contract(built):
         assert len(row["word_ids"]) <= 512 and 0 < len(row["entity_ids"]) <= 128
         for start, end in zip(row["entity_starts"], row["entity_ends"], strict=True):
             assert 1 <= start < end <= len(row["word_ids"]) - 1
+
+
+def test_the_sample_teaches_the_truth(built):
+    """Each language's examples come from many pages, none above 10% of them, and the top of the
+    entity vocabulary is made of entities linked in many languages."""
+    for folder in sorted(
+        p for p in (built / "shards").iterdir() if p.is_dir() and not p.name.startswith("_")
+    ):
+        pages = ds.dataset(str(folder), format="arrow").to_table(columns=["page_id"]).column("page_id")
+        counts = Counter(pages.to_pylist())
+        assert len(counts) >= 20, folder.name
+        assert max(counts.values()) <= 0.1 * len(pages), (folder.name, counts.most_common(2), len(pages))
+    lines = (built / "vocab" / "entity_vocab.jsonl").read_text().splitlines()
+    top = [json.loads(line) for line in lines[4:14]]
+    assert all(len({lang for _, lang in entity["entities"]}) >= 8 for entity in top), top
 
 
 def test_loadable_with_the_standard_one_liners(built, tmp_path):
@@ -177,6 +194,10 @@ def test_stats_and_show(built, tmp_path):
     stats = json.loads(output.split("\nplot written", 1)[0])["languages"]
     assert stats["en"]["examples"] > stats["ja"]["examples"] > 0
     assert 0 < stats["th"]["entity_token_share"] < 1
+    # The default tokenizer spells (nearly) every character of every sample language.
+    assert all(row["unk_rate"] < 0.01 for row in stats.values()), {k: v["unk_rate"] for k, v in stats.items()}
+    code, table = invoke(["shards", "stats", str(built)])
+    assert "<unk>" in table
     assert (tmp_path / "shards.png").stat().st_size > 10_000
     code, output = invoke(["shards", "show", str(built), "--lang", "de", "-n", "2"])
     assert code == 0 and output.count("--- shards/de/") == 2 and "[[" in output

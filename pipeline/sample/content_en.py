@@ -307,7 +307,7 @@ def _chronicle() -> PageSpec:
             " and other rivers.", Ref("{{cite book |title=River trade annals |year=2020}}", name="annals"),
         ),
     ]  # fmt: skip
-    for year in range(1810, 1818):
+    for year in range(1810, 1814):
         blocks.append(H(f"Year {year}", 3))
         for j in range(7):
             n = year * 7 + j
