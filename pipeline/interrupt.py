@@ -64,7 +64,9 @@ def kill_tree(pid: int) -> None:
     for child in descendants(pid):
         with contextlib.suppress(OSError):
             os.kill(child, signal.SIGKILL)
-    try:  # children this platform cannot list (no /proc)
+    if pid != os.getpid():
+        return
+    try:  # our own children, where /proc cannot list them
         import multiprocessing
 
         for child in multiprocessing.active_children():

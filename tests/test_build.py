@@ -353,3 +353,19 @@ def test_an_unusable_out_is_one_error_line(tmp_path):
         assert result.output.count("\n") == 1 and result.output.startswith(
             f"Error: cannot write to --out {out}"
         )
+
+
+def test_a_file_system_failure_in_the_workers_is_one_error_line(built, tmp_path):
+    """shards/ is a file: every worker fails to write; the user sees one line, no traceback."""
+    work = tmp_path / "work"
+    for name in ("pages", "vocab", "tokenizer"):
+        shutil.copytree(built / name, work / name)
+    (work / "shards").write_text("not a folder")
+    command = [sys.executable, "-m", "pipeline.cli", "shards", "build", "--out", str(work), "--workers", "2"]
+    result = subprocess.run(command, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: Not a directory: {work}/shards/.parts (a part of the path is a file, not a "
+                      "folder: check the path)"], result.stderr  # fmt: skip
+    assert "Traceback" not in result.stderr + result.stdout
