@@ -406,7 +406,13 @@ def build_command(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def stats_command(workdir: str, langs: str | None, top: int, plot_file: str | None, as_json: bool) -> None:
-    """Entity vocabulary statistics: coverage per language, distributions, top entities."""
+    """Entity vocabulary statistics: coverage per language, distributions, top entities.
+
+    \b
+    Examples:
+      mluke-data vocab stats ./out --top 10 --plot vocab.png
+      mluke-data vocab stats ./out --langs en,ja --json
+    """
     stats = load_stats(workdir)
     chosen = parse_langs_option(langs)
     per_language = stats["per_language"]
@@ -658,7 +664,18 @@ def lookup_entities(workdir: str, query: str, lang: str | None = None, mentions:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def lookup_command(workdir: str, query: str, lang: str | None, mentions: int, as_json: bool) -> None:
-    """Show an entity by title (``Berlin``, ``de:Berlin``), Q-id (``Q64``) or entity id."""
+    """Show an entity by title (``Berlin``, ``de:Berlin``), Q-id (``Q64``) or entity id.
+
+    A title found in several languages is reported as matched in the language that links the
+    entity most.
+
+    \b
+    Examples:
+      mluke-data vocab lookup ./out Berlin --lang de
+      mluke-data vocab lookup ./out Paris
+      mluke-data vocab lookup ./out peking --lang en      # a redirect, lower-case first letter
+      mluke-data vocab lookup ./out Q64 --json
+    """
     if lang is not None:
         lang = parse_langs_option(lang)[0]  # type: ignore[index]
     hits = lookup_entities(workdir, query, lang, mentions)
@@ -814,7 +831,13 @@ def compare_vocabs(mine: LoadedVocab, other: LoadedVocab, top: int = 10) -> dict
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def compare_command(workdir: str, other: str, top: int, as_json: bool) -> None:
     """Compare with another vocabulary: ours (WORKDIR), luke's entity_vocab.jsonl, or a Hugging Face
-    entity_vocab.json (such as the one of studio-ousia/mluke-base)."""
+    entity_vocab.json (such as the one of studio-ousia/mluke-base).
+
+    \b
+    Examples:
+      mluke-data vocab compare ./out other/entity_vocab.json
+      mluke-data vocab compare ./out ./other-workdir --top 20 --json
+    """
     mine = load_any_vocab(workdir)
     theirs = load_any_vocab(other)
     result = compare_vocabs(mine, theirs, top)

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import click
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
@@ -369,3 +370,43 @@ def test_a_file_system_failure_in_the_workers_is_one_error_line(built, tmp_path)
     assert errors == [f"Error: Not a directory: {work}/shards/.parts (a part of the path is a file, not a "
                       "folder: check the path)"], result.stderr  # fmt: skip
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_every_command_has_examples_in_its_help():
+    def commands(group: click.Group, path: list[str]):
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                yield from commands(command, [*path, name])
+            else:
+                yield [*path, name]
+
+    for path in commands(cli, []):
+        result = CliRunner().invoke(cli, [*path, "--help"])
+        assert result.exit_code == 0 and "Examples:" in result.output, path
+        examples = result.output.split("Examples:", 1)[1]
+        assert f"mluke-data {' '.join(path)}" in examples, path
+
+
+def test_summary_headers_and_inspection_output(built):
+    """What a user sees: stage headers on stderr, a title on one line, lookup and show --json."""
+    result = CliRunner().invoke(
+        cli, [*[a for a in BUILD if a != "--json"], "--out", str(built), "--workers", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "[3/6] vocab: skipped (done for the same inputs and settings)" in result.stderr
+    title = next(line for line in result.stdout.splitlines() if "mluke-data build" in line)
+    assert "entities + 4 special)" in title  # not wrapped onto a second line
+    # A title shared by many languages is matched in the language that links it most.
+    code, output = invoke(["vocab", "lookup", str(built), "Paris", "--json"])
+    assert code == 0, output
+    hit = json.loads(output)[0]
+    named = [t for t in hit["titles"] if t["title"] == "Paris"]
+    assert len(named) > 1
+    most = max(named, key=lambda t: (t["count"], [-ord(c) for c in t["lang"]]))
+    assert hit["matched"] == f"{most['lang']} title 'Paris'"
+    assert most["count"] > min(t["count"] for t in named)
+    code, output = invoke(["shards", "show", str(built), "--lang", "ja", "-n", "2", "--json"])
+    assert code == 0, output
+    records = [json.loads(line) for line in output.splitlines()]
+    assert len(records) == 2 and all(r["lang"] == "ja" and r["word_ids"][0] == BOS_ID for r in records)
+    assert all("[[" in r["text"] and len(r["entities"]) == len(r["entity_ids"]) for r in records)
