@@ -19,7 +19,12 @@ import contextlib
 import os
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from types import FrameType
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 INTERRUPTED = "interrupted; run the same command to resume"
 
@@ -95,3 +100,26 @@ def install_interrupt_handlers() -> None:
 def ignore_interrupts() -> None:
     """For worker processes: leave Ctrl-C to the launcher, which stops the whole tree."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_interruptibly(func: Callable[..., T], *args: Any) -> T:
+    """``func(*args)`` in a helper thread while the main thread waits in short steps.
+
+    Python runs signal handlers in the main thread between bytecodes, so a long call into C++
+    (sentencepiece training can take minutes) would hold a Ctrl-C back until it returns.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = func(*args)
+        except BaseException as error:  # handed to the caller below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="interruptible", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.2)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

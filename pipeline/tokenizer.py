@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.interrupt import run_interruptibly
 from pipeline.options import UserError, parse_langs_option
 from pipeline.progress import StageStatus
 from schemas.pages import PAGES_DIR
@@ -246,7 +247,7 @@ def _train_tokenizer(
     if not sentences:
         raise UserError(f"the pages of {','.join(langs)} hold no paragraph text to train a tokenizer on")
     status.update(f"training sentencepiece on {len(sentences):,} sentences")
-    model_proto = train_model(sentences, settings)
+    model_proto = run_interruptibly(train_model, sentences, settings)
     processor = spm.SentencePieceProcessor(model_proto=model_proto)
     convention = WordIdConvention(processor.get_piece_size())
     metadata: dict[str, Any] = {

@@ -89,3 +89,11 @@ def test_descendants_and_kill_tree():
     finally:
         child.kill()
         child.wait()
+
+
+def test_run_interruptibly_returns_and_raises_like_the_call():
+    from pipeline.interrupt import run_interruptibly
+
+    assert run_interruptibly(sorted, [3, 1, 2]) == [1, 2, 3]
+    with pytest.raises(ZeroDivisionError):
+        run_interruptibly(divmod, 1, 0)
