@@ -210,12 +210,13 @@ def print_stats(stats: dict[str, Any]) -> None:
             f"{row.get('examples', 0):,}",
             f"{row.get('tokens', 0):,}",
             f"{row.get('mentions', 0):,}",
-            str(row.get("mentions_per_example", "-")),
+            f"{row['mentions_per_example']:.2f}" if "mentions_per_example" in row else "-",
             f"{100 * row.get('entity_token_share', 0):.1f}%",
             str(row.get("mean_length", "-")),
             f"{100 * row['unk_rate']:.2f}%" if "unk_rate" in row else "-",
         )
-    Console().print(table)
+    # At least 120 columns, so a log file or a narrow terminal does not cut the headers.
+    Console(width=max(120, shutil.get_terminal_size((120, 40)).columns)).print(table)
 
 
 def plot_stats(stats: dict[str, Any], path: str) -> None:
