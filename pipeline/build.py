@@ -31,7 +31,7 @@ from pipeline.options import (
 )
 from pipeline.shards import shard_options
 from schemas.pages import ERRORS_DIR, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
-from schemas.shards import MANIFEST, SHARDS_DIR, ShardSettings
+from schemas.shards import LAYOUT_VERSION, MANIFEST, SHARDS_DIR, ShardSettings
 from schemas.vocab import VOCAB_DIR
 from transforms.files import match_files, write_atomically
 from transforms.shards import ShardingPlan
@@ -255,7 +255,8 @@ def run_build(
     results.append(
         run_stage(
             out, "shards",
-            {"shards": asdict(settings.shard_settings), "plan": asdict(plan), "langs": langs},
+            {"shards": asdict(settings.shard_settings), "plan": asdict(plan), "langs": langs,
+             "layout": LAYOUT_VERSION},
             [PAGES_DIR, f"{VOCAB_DIR}"], [SHARDS_DIR], "shards" in settings.force,
             lambda: run_shards(out, tokenizer_path, settings.shard_settings, plan, langs, beam_args, workers),
             extra_inputs=[["tokenizer", file_digest(tokenizer_path)]], dry_run=dry_run,

@@ -27,6 +27,9 @@ from typing import Any
 import pyarrow as pa
 
 SHARDS_DIR = "shards"
+# Bumped when the files a shards build writes change shape, so `build` does not take shards of an
+# older layout for done.
+LAYOUT_VERSION = 2
 # Per-language metadata: shards/_metadata/{lang}.json (see metadata_file).
 METADATA_DIR = "_metadata"
 # Relative to the work directory.
