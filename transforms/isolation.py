@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import resource
+import signal
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,8 @@ class IsolatedCallError(Exception):
 def _child_main(
     conn: multiprocessing.connection.Connection, func: Callable[..., Any], memory_bytes: int | None
 ) -> None:
+    # A Ctrl-C reaches the whole process group: the launcher stops everything, the child waits.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     try:
