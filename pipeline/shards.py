@@ -143,6 +143,11 @@ def run_shards(
 def load_manifest(out: str) -> Manifest:
     path = f"{out.rstrip('/')}/{MANIFEST}"
     if not FileSystems.exists(path):
+        if FileSystems.exists(f"{out.rstrip('/')}/manifest.json"):
+            raise UserError(
+                f"the shards in {out} have an older layout (manifest.json beside shards/): "
+                f"run `mluke-data shards build --out {out}` again"
+            )
         raise UserError(f"no shards in {out}: run `mluke-data shards build` (or `mluke-data build`) first")
     return Manifest.from_json(_read(path))
 

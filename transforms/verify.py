@@ -108,7 +108,9 @@ def verify_workdir(out: str) -> VerifyResult:
     root = out.rstrip("/")
     manifest_path = f"{root}/{MANIFEST}"
     if not FileSystems.exists(manifest_path):
-        result.problems.append(f"{manifest_path} is missing: run `mluke-data shards build` first")
+        older = FileSystems.exists(f"{root}/manifest.json")
+        why = " (manifest.json beside shards/ is the older layout)" if older else ""
+        result.problems.append(f"{manifest_path} is missing{why}: run `mluke-data shards build --out {root}`")
         return result
     try:
         manifest = Manifest.from_json(_read(manifest_path))
