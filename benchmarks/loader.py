@@ -70,6 +70,7 @@ def write_shards(
                     entity_ids.append(rng.integers(4, ENTITY_VOCAB, size=m, dtype=np.int32))
                 batch = pa.record_batch(
                     [
+                        pa.array([lang] * count, pa.string()),
                         pa.array(np.arange(start, start + count), pa.int64()),
                         pa.array(np.full(count, -1), pa.int32()),
                         pa.array(list(words), pa.list_(pa.int32())),

@@ -24,12 +24,14 @@ from pipeline.options import (
     BEAM_EPILOG,
     UserError,
     beam_options,
+    check_min_languages,
+    check_writable,
     is_dry_run,
     parse_langs_option,
 )
 from pipeline.shards import shard_options
 from schemas.pages import ERRORS_DIR, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
-from schemas.shards import MANIFEST, SHARDS_DIR, ShardSettings
+from schemas.shards import LAYOUT_VERSION, MANIFEST, SHARDS_DIR, ShardSettings
 from schemas.vocab import VOCAB_DIR
 from transforms.files import match_files, write_atomically
 from transforms.shards import ShardingPlan
@@ -134,6 +136,12 @@ class BuildSettings:
     force: tuple[str, ...]
 
 
+def stage_header(stage: str, note: str = "") -> None:
+    """``[3/6] vocab`` on stderr (stdout stays the summary, or JSON under --json)."""
+    line = f"[{STAGES.index(stage) + 1}/{len(STAGES)}] {stage}"
+    click.echo(f"{line}: {note}" if note else line, err=True)
+
+
 def run_stage(
     out: str,
     stage: str,
@@ -148,7 +156,9 @@ def run_stage(
     started = time.monotonic()
     print_ = fingerprint(stage, settings, tree_digest(out, input_folders) + (extra_inputs or []))
     if not force and is_fresh(out, stage, print_, output_folders):
+        stage_header(stage, "skipped (done for the same inputs and settings)")
         return StageResult(stage, "skipped", time.monotonic() - started)
+    stage_header(stage)
     report = run()
     if dry_run:
         return StageResult(stage, "dry run", time.monotonic() - started, report or {})
@@ -179,6 +189,10 @@ def run_build(
         unknown = [lang for lang in langs or [] if lang not in SAMPLE_LANGS]
         if unknown:
             raise UserError(f"the sample has no {unknown[0]!r}; it has {','.join(SAMPLE_LANGS)}")
+        check_min_languages(langs or list(SAMPLE_LANGS), settings.min_languages)
+        if not dry_run:
+            check_writable(out)
+        stage_header("fetch", "writing the bundled sample wiki")
         write_sample_mirror(dumps, langs=langs)
         dump_date = SAMPLE_DATE
         results.append(StageResult("fetch", "sample", time.monotonic() - started))
@@ -187,6 +201,10 @@ def run_build(
 
         if not langs or not dump_date:
             raise UserError("a build from a mirror needs --langs and --dump-date (a date or 'latest')")
+        check_min_languages(langs, settings.min_languages)
+        if not dry_run:
+            check_writable(out)
+        stage_header("fetch")
         plan = run_fetch(langs=",".join(langs), dump_date=dump_date, out=out, mirror=settings.mirror,
                          beam_args=beam_args, workers=workers, messages_to_stderr=True)  # fmt: skip
         # Languages may end up on different dates ('latest'); extract then takes each one's newest.
@@ -221,6 +239,7 @@ def run_build(
 
     if settings.tokenizer:
         tokenizer_path = resolve_tokenizer_path(out, settings.tokenizer)
+        stage_header("tokenizer", f"given ({tokenizer_path})")
         results.append(StageResult("tokenizer", "given", 0.0, {"path": tokenizer_path}))
     else:
         train = TrainSettings(vocab_size=settings.tokenizer_vocab_size)
@@ -236,7 +255,8 @@ def run_build(
     results.append(
         run_stage(
             out, "shards",
-            {"shards": asdict(settings.shard_settings), "plan": asdict(plan), "langs": langs},
+            {"shards": asdict(settings.shard_settings), "plan": asdict(plan), "langs": langs,
+             "layout": LAYOUT_VERSION},
             [PAGES_DIR, f"{VOCAB_DIR}"], [SHARDS_DIR], "shards" in settings.force,
             lambda: run_shards(out, tokenizer_path, settings.shard_settings, plan, langs, beam_args, workers),
             extra_inputs=[["tokenizer", file_digest(tokenizer_path)]], dry_run=dry_run,
@@ -249,6 +269,7 @@ def run_build(
         results.append(StageResult("verify", "dry run", 0.0))
         return results
     started = time.monotonic()
+    stage_header("verify")
     verified = verify_workdir(out)
     results.append(
         StageResult("verify", "ok" if verified.ok else "failed", time.monotonic() - started,
@@ -278,10 +299,17 @@ def build_summary(out: str, results: list[StageResult]) -> dict[str, Any]:
             "tokens": shards.get(lang, {}).get("tokens", 0),
             "mentions": shards.get(lang, {}).get("mentions", 0),
         }
+    warnings = [
+        f"{lang}: 0 examples (no sentence of its pages links an entity of the vocabulary); "
+        "see `mluke-data vocab stats` and reports/shards.json"
+        for lang, row in languages.items()
+        if row["examples"] == 0
+    ]
     return {
         "languages": languages,
         "vocab_size": vocab_size,
         "stages": [{"stage": r.stage, "status": r.status, "seconds": round(r.seconds, 2)} for r in results],
+        "warnings": warnings,
     }
 
 
@@ -290,7 +318,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     console = Console(width=100)
-    table = Table(title=f"mluke-data build (entity vocabulary: {summary['vocab_size']} entities + 4 special)")
+    title = f"mluke-data build (entity vocabulary: {summary['vocab_size']} entities + 4 special)"
+    # min_width: a narrow table would wrap its title.
+    table = Table(title=title, min_width=len(title) + 2)
     for column in ("lang", "pages", "examples", "tokens", "entity mentions"):
         table.add_column(column, justify="left" if column == "lang" else "right")
     for lang, row in summary["languages"].items():
@@ -302,6 +332,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     for row in summary["stages"]:
         stages.add_row(row["stage"], row["status"], f"{row['seconds']:.1f}")
     console.print(stages)
+    for warning in summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 @click.command(
@@ -316,7 +348,8 @@ records the fingerprint); --force STAGE runs it again.
 \b
 Examples:
   mluke-data build --source sample --out ./out
-  mluke-data build --langs en,ja,de --dump-date latest --out ./work
+  mluke-data build --source sample --langs en --min-languages 1 --out ./out-en
+  mluke-data build --langs en,ja,de --dump-date latest --out ./work --strict
   mluke-data build --langs ar,bn,de,el,en,es,fi,fr,hi,id,it,ja,ko,nl,pl,pt,ru,sv,sw,te,th,tr,vi,zh \\
       --dump-date 20261101 --out gs://BUCKET/mluke --tokenizer gs://BUCKET/xlmr/sentencepiece.bpe.model \\
       --runner DataflowRunner --project P --region R --temp_location gs://BUCKET/tmp \\
@@ -349,6 +382,9 @@ Examples:
     "--force", type=click.Choice(STAGES[1:5]), multiple=True, help="Run this stage even if it is done."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--strict", is_flag=True, help="Exit non-zero when a language ends with 0 examples (a warning otherwise)."
+)
 @beam_options
 def build_command(
     out: str,
@@ -365,6 +401,7 @@ def build_command(
     sharding: ShardingPlan,
     force: tuple[str, ...],
     as_json: bool,
+    strict: bool,
     beam_args: list[str],
     workers: int | None,
 ) -> None:
@@ -389,8 +426,14 @@ def build_command(
         click.echo(json.dumps(summary, indent=1))
     else:
         print_summary(summary)
+    if as_json:
+        for warning in summary["warnings"]:
+            click.echo(f"warning: {warning}", err=True)
     failed = [r for r in results if r.status == "failed"]
     if failed:
         for problem in failed[0].report.get("problems", [])[:20]:
             click.echo(f"FAIL {problem}", err=True)
+        raise SystemExit(1)
+    if strict and summary["warnings"]:
+        click.echo(f"Error: --strict: {len(summary['warnings'])} language(s) ended with 0 examples", err=True)
         raise SystemExit(1)

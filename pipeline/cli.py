@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import click
 
@@ -13,13 +14,32 @@ logging.getLogger().addHandler(logging.NullHandler())
 from pipeline.build import build_command  # noqa: E402
 from pipeline.extract import extract_command  # noqa: E402
 from pipeline.fetch import fetch_command  # noqa: E402
+from pipeline.interrupt import install_interrupt_handlers  # noqa: E402
 from pipeline.mentions import mentions_group  # noqa: E402
+from pipeline.options import UserError, io_error_message  # noqa: E402
 from pipeline.shards import shards_group, verify_command  # noqa: E402
 from pipeline.tokenizer import tokenizer_group  # noqa: E402
 from pipeline.vocab import vocab_group  # noqa: E402
 
 
+class _Cli(click.Group):
+    """Turns file-system failures of the user's making (unwritable or full --out, a missing input)
+    into one ``Error:`` line, wherever they happen (here or in a Beam worker)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            message = io_error_message(error)
+            if message is None:
+                raise
+            raise UserError(message) from None
+
+
 @click.group(
+    cls=_Cli,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     help="""Multilingual Wikipedia entity data for mLUKE-style pretraining.
 
@@ -66,6 +86,7 @@ cli.add_command(verify_command)
 
 
 def main() -> None:
+    install_interrupt_handlers()
     cli(prog_name="mluke-data")
 
 

@@ -750,6 +750,11 @@ def fetch_command(
 
     Every file is verified against the sha1/md5 of dumpstatus.json before it is moved into place;
     files already present and verified are skipped; interrupted downloads resume.
+
+    \b
+    Examples:
+      mluke-data fetch --langs en,ja,de --dump-date latest --out ./work
+      mluke-data fetch --langs ar,sw --dump-date 20261101 --out ./work --dry-run
     """
     run_fetch(
         langs=langs,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import functools
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -38,6 +40,77 @@ class UserError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         click.echo(f"Error: {self.format_message()}", err=True, file=file)
+
+
+def check_min_languages(langs: Sequence[str], min_languages: int) -> None:
+    """A vocabulary needs entities linked in --min-languages languages: refuse a build with fewer."""
+    if len(langs) >= min_languages:
+        return
+    count = len(langs)
+    names = ",".join(langs) or "none"
+    raise UserError(
+        f"--min-languages {min_languages} keeps only entities linked in at least {min_languages} "
+        f"languages, but this build has {count} ({names}), so the vocabulary and the shards would be "
+        f"empty: pass --min-languages {max(count, 1)} (or more --langs)"
+    )
+
+
+_USER_ERRNOS = {
+    errno.EACCES: "choose a writable location or fix its permissions",
+    errno.EPERM: "choose a writable location or fix its permissions",
+    errno.EROFS: "the file system is read-only: choose another location",
+    errno.ENOSPC: "the disk is full: free some space or choose another --out",
+    errno.EDQUOT: "the disk quota is exceeded: free some space or choose another --out",
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.EISDIR: "the path is a folder, a file was expected: check the path",
+}
+# How an OSError reads after Beam carried it out of a worker as text.
+_ERRNO_TEXT = re.compile(r"\[Errno (\d+)\] ([^:\n\]]+)(?::\s*'([^'\n]+)')?")
+
+
+def io_error_message(error: BaseException) -> str | None:
+    """One line for a file-system failure the user can fix (permissions, full disk, missing path),
+    raised here or in a Beam worker; None for anything else (a bug, which keeps its traceback)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _USER_ERRNOS:
+            path = current.filename or ""
+            where = f": {path}" if path else ""
+            return f"{current.strerror or os.strerror(current.errno)}{where} ({_USER_ERRNOS[current.errno]})"
+        details = getattr(current, "exception_details", None)  # BeamIOError: {path: exception}
+        if isinstance(details, dict):
+            for inner in details.values():
+                if isinstance(inner, BaseException):
+                    message = io_error_message(inner)
+                    if message:
+                        return message
+        current = current.__cause__ or current.__context__
+    match = _ERRNO_TEXT.search(str(error))
+    if match and int(match.group(1)) in _USER_ERRNOS:
+        code = int(match.group(1))
+        where = f": {match.group(3)}" if match.group(3) else ""
+        return f"{match.group(2).strip()}{where} ({_USER_ERRNOS[code]})"
+    return None
+
+
+def check_writable(out: str) -> None:
+    """Fail at once, in one line, when a local --out cannot be created or written."""
+    if "://" in out:
+        return
+    probe = os.path.join(out, ".write-test")
+    try:
+        os.makedirs(out, exist_ok=True)
+        with open(probe, "wb") as handle:
+            handle.write(b"x")
+        os.remove(probe)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise UserError(
+            f"cannot write to --out {out}: {reason} ({_USER_ERRNOS.get(error.errno, 'check the path')})"
+        ) from error
 
 
 def parse_langs_option(value: str | None) -> list[str] | None:

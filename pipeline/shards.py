@@ -29,6 +29,7 @@ from pipeline.options import (
 from pipeline.progress import FileProgress
 from schemas.pages import PAGES_DIR
 from schemas.shards import MANIFEST, SHARD_SUFFIX, SHARDS_DIR, Manifest, ShardSettings
+from schemas.tokens import UNK_ID
 from schemas.vocab import ENTITIES_PARQUET, ENTITY_VOCAB_JSONL, VOCAB_DIR
 from schemas.vocab_tables import TITLES_DIR
 from transforms.files import match_files
@@ -142,6 +143,11 @@ def run_shards(
 def load_manifest(out: str) -> Manifest:
     path = f"{out.rstrip('/')}/{MANIFEST}"
     if not FileSystems.exists(path):
+        if FileSystems.exists(f"{out.rstrip('/')}/manifest.json"):
+            raise UserError(
+                f"the shards in {out} have an older layout (manifest.json beside shards/): "
+                f"run `mluke-data shards build --out {out}` again"
+            )
         raise UserError(f"no shards in {out}: run `mluke-data shards build` (or `mluke-data build`) first")
     return Manifest.from_json(_read(path))
 
@@ -165,6 +171,7 @@ def shard_stats(out: str, langs: list[str] | None = None) -> dict[str, Any]:
         mentions = pc.list_value_length(table.column("entity_ids")).to_numpy()
         starts = pc.list_flatten(table.column("entity_starts")).to_numpy()
         ends = pc.list_flatten(table.column("entity_ends")).to_numpy()
+        words = pc.list_flatten(table.column("word_ids")).to_numpy()
         histogram, edges = np.histogram(lengths, bins=[0, 32, 64, 128, 256, 384, 512, 1 << 30])
         result["languages"][lang] = {
             "shards": len(tables),
@@ -174,6 +181,8 @@ def shard_stats(out: str, langs: list[str] | None = None) -> dict[str, Any]:
             "mentions_per_example": round(float(mentions.mean()), 3),
             "entity_token_share": round(float((ends - starts).sum() / max(lengths.sum(), 1)), 4),
             "mean_length": round(float(lengths.mean()), 1),
+            # Tokens the tokenizer could not spell (<unk>), of all tokens but <s> and </s>.
+            "unk_rate": round(float((words == UNK_ID).sum() / max(len(words) - 2 * table.num_rows, 1)), 5),
             "length_histogram": {
                 f"{int(lo)}-{int(hi) - 1 if hi < 1 << 30 else 'max'}": int(n)
                 for lo, hi, n in zip(edges[:-1], edges[1:], histogram, strict=True)
@@ -196,6 +205,7 @@ def print_stats(stats: dict[str, Any]) -> None:
         "mentions/ex",
         "entity tokens",
         "mean len",
+        "<unk>",
     ):
         table.add_column(column, justify="left" if column == "lang" else "right")
     for lang, row in stats["languages"].items():
@@ -205,18 +215,22 @@ def print_stats(stats: dict[str, Any]) -> None:
             f"{row.get('examples', 0):,}",
             f"{row.get('tokens', 0):,}",
             f"{row.get('mentions', 0):,}",
-            str(row.get("mentions_per_example", "-")),
+            f"{row['mentions_per_example']:.2f}" if "mentions_per_example" in row else "-",
             f"{100 * row.get('entity_token_share', 0):.1f}%",
             str(row.get("mean_length", "-")),
+            f"{100 * row['unk_rate']:.2f}%" if "unk_rate" in row else "-",
         )
-    Console().print(table)
+    # At least 120 columns, so a log file or a narrow terminal does not cut the headers.
+    Console(width=max(120, shutil.get_terminal_size((120, 40)).columns)).print(table)
 
 
 def plot_stats(stats: dict[str, Any], path: str) -> None:
     try:
         import matplotlib
     except ImportError as error:
-        raise UserError("--plot needs matplotlib: pip install 'mluke-data[plots]'") from error
+        raise UserError(
+            "--plot needs matplotlib: run `bash scripts/setup.sh` (or `.venv/bin/pip install matplotlib`)"
+        ) from error
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -333,7 +347,7 @@ def shards_group() -> None:
     "build",
     context_settings=BEAM_COMMAND_SETTINGS,
     epilog=BEAM_EPILOG,
-    help="""Tokenize pages and write WORKDIR/shards/{lang}/*.arrow, metadata.json and manifest.json.
+    help="""Tokenize pages and write WORKDIR/shards/{lang}/*.arrow, _metadata/, _manifest.json, README.md.
 
 \b
 Examples:
@@ -367,7 +381,17 @@ def build_command(
         click.echo(f"shards written in {time.monotonic() - started:.1f} s")
 
 
-@shards_group.command("stats", help="Per-language examples, tokens, mentions and length histogram.")
+@shards_group.command(
+    "stats",
+    help="""Per-language examples, tokens, mentions, <unk> rate and length histogram.
+
+\b
+Examples:
+  mluke-data shards stats ./out
+  mluke-data shards stats ./out --langs en,ja --json
+  mluke-data shards stats ./out --plot shards.png
+""",
+)
 @click.argument("workdir")
 @click.option("--langs", default=None, help="Comma-separated languages.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -383,12 +407,22 @@ def stats_command(workdir: str, langs: str | None, as_json: bool, plot_path: str
         click.echo(f"plot written to {plot_path}", err=True)
 
 
-@shards_group.command("show", help="Decode examples back to text with entity spans marked [[anchor|title]].")
+@shards_group.command(
+    "show",
+    help="""Decode examples back to text with entity spans marked [[anchor|title]].
+
+\b
+Examples:
+  mluke-data shards show ./out --lang ja -n 3
+  mluke-data shards show ./out --lang de --json     # one JSON object per line, with the ids
+""",
+)
 @click.argument("workdir")
 @click.option("--lang", required=True, help="Language of the shards to show.")
 @click.option("-n", "count", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--tokenizer", default=None, help="sentencepiece model (default: WORKDIR/tokenizer).")
-def show_command(workdir: str, lang: str, count: int, tokenizer: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per example (JSON Lines).")
+def show_command(workdir: str, lang: str, count: int, tokenizer: str | None, as_json: bool) -> None:
     from transforms.tokenization import load_tokenizer
 
     manifest = load_manifest(workdir)
@@ -400,16 +434,28 @@ def show_command(workdir: str, lang: str, count: int, tokenizer: str | None) -> 
     shown = 0
     for entry in entries:
         for row in read_shard(workdir, entry.path).to_pylist():
-            click.echo(f"--- {entry.path} page {row['page_id']} ({len(row['word_ids'])} tokens, "
-                       f"{len(row['entity_ids'])} entities)")  # fmt: skip
-            click.echo(render_example(row, model, titles))
+            if as_json:
+                record = {"shard": entry.path, **row, "text": render_example(row, model, titles)}
+                record["entities"] = [titles.get(entity, "[UNK]") for entity in row["entity_ids"]]
+                click.echo(json.dumps(record, ensure_ascii=False))
+            else:
+                click.echo(f"--- {entry.path} page {row['page_id']} ({len(row['word_ids'])} tokens, "
+                           f"{len(row['entity_ids'])} entities)")  # fmt: skip
+                click.echo(render_example(row, model, titles))
             shown += 1
             if shown == count:
                 return
 
 
 @click.command(
-    "verify", help="Check shards against manifest.json and the data contract; non-zero exit on any problem."
+    "verify",
+    help="""Check shards against shards/_manifest.json and the data contract; non-zero exit on any problem.
+
+\b
+Examples:
+  mluke-data verify ./out
+  mluke-data verify ./out --json
+""",
 )
 @click.argument("workdir")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

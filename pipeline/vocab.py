@@ -31,10 +31,12 @@ from pipeline.options import (
     BEAM_EPILOG,
     UserError,
     beam_options,
+    check_min_languages,
     create_pipeline,
     parse_langs_option,
     pipeline_options,
 )
+from pipeline.progress import StageStatus
 from schemas.dumps import page_props_file_name, wiki_name
 from schemas.pages import PAGES_DIR, REDIRECTS_DIR
 from schemas.vocab import (
@@ -200,6 +202,7 @@ def run_vocab_build(
     """Run the vocab stage and return its report (also in ``WORKDIR/vocab/report.json``)."""
     settings = settings or VocabSettings()
     inputs = plan_vocab_inputs(workdir, langs, interwiki, dump_date)
+    check_min_languages(list(inputs.langs), settings.min_languages)
     report_settings = {
         "interwiki": inputs.interwiki,
         "interwiki_file": os.path.basename(inputs.interwiki_path) if inputs.interwiki_path else None,
@@ -216,7 +219,8 @@ def run_vocab_build(
     _remove_tree(inputs.tmp_dir)
     _remove_stale_tables(inputs)
     options = pipeline_options(beam_args, workers)
-    with create_pipeline(options) as pipeline:
+    step = f"counting links of {len(inputs.langs)} languages, merging them through Wikidata"
+    with StageStatus("vocab", step), create_pipeline(options) as pipeline:
         _ = pipeline | "EntityVocabulary" >> BuildEntityVocabulary(inputs, settings, report_settings)
     _remove_tree(inputs.tmp_dir)
     return json.loads(read_bytes(join_path(inputs.vocab_dir, VOCAB_REPORT)))
@@ -369,7 +373,15 @@ def build_command(
     beam_args: list[str],
     workers: int | None,
 ) -> None:
-    """Build WORKDIR/vocab from the extracted pages and an interwiki source (a Beam pipeline)."""
+    """Build WORKDIR/vocab from the extracted pages and an interwiki source (a Beam pipeline).
+
+    \b
+    Examples:
+      mluke-data vocab build --out ./out
+      mluke-data vocab build --out ./out --langs en,ja,de --min-languages 2
+      mluke-data vocab build --out ./work --interwiki items-per-site=wikidatawiki-20261101-wb_items_per_site.sql.gz
+      mluke-data vocab build --out ./work --interwiki wikidata-json=latest-all.json.bz2 --vocab-size 500000
+    """
     settings = VocabSettings(
         min_languages=min_languages,
         vocab_size=vocab_size,
@@ -401,7 +413,13 @@ def build_command(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def stats_command(workdir: str, langs: str | None, top: int, plot_file: str | None, as_json: bool) -> None:
-    """Entity vocabulary statistics: coverage per language, distributions, top entities."""
+    """Entity vocabulary statistics: coverage per language, distributions, top entities.
+
+    \b
+    Examples:
+      mluke-data vocab stats ./out --top 10 --plot vocab.png
+      mluke-data vocab stats ./out --langs en,ja --json
+    """
     stats = load_stats(workdir)
     chosen = parse_langs_option(langs)
     per_language = stats["per_language"]
@@ -579,7 +597,9 @@ def write_stats_plot(
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as error:
-        raise UserError("--plot needs matplotlib: pip install 'mluke-data[plots]'") from error
+        raise UserError(
+            "--plot needs matplotlib: run `bash scripts/setup.sh` (or `.venv/bin/pip install matplotlib`)"
+        ) from error
     per_language = stats["per_language"]
     langs = sorted(per_language)
     figure, axes = plt.subplots(2, 3, figsize=(18, 8))
@@ -694,11 +714,20 @@ def lookup_entities(workdir: str, query: str, lang: str | None = None, mentions:
         if sep and lang is None and prefix in langs and rest.strip():
             search_langs, title = [prefix], rest
         title = canonical_title(title)
+        hits: dict[int, list[tuple[str, str]]] = {}
         for hit_lang, entity_id, redirect in _titles_matching(vocab_dir, search_langs, title):
-            how = "redirect" if redirect else "title"
-            matched.setdefault(entity_id, f"{hit_lang} {how} {title!r}")
-        if matched:
-            rows = _entities_where(vocab_dir, "id", sorted(matched))
+            hits.setdefault(entity_id, []).append((hit_lang, "redirect" if redirect else "title"))
+        if hits:
+            rows = _entities_where(vocab_dir, "id", sorted(hits))
+            # Name the match in the language that links the entity most (a title like "Paris" is
+            # the same in many languages), and list the most linked entity first.
+            links = {row["id"]: {t["lang"]: t["count"] for t in row["titles"]} for row in rows}
+            best: dict[int, tuple[int, str, str]] = {}
+            for entity_id, found in hits.items():
+                counts = links.get(entity_id, {})
+                best[entity_id] = min((-counts.get(hit_lang, 0), hit_lang, how) for hit_lang, how in found)
+            matched = {eid: f"{hit_lang} {how} {title!r}" for eid, (_, hit_lang, how) in best.items()}
+            rows.sort(key=lambda row: (best[row["id"]][0], -row["count"], row["id"]))
     if not rows:
         where = f" in {lang}" if lang else ""
         raise UserError(f"no vocabulary entity matches {query!r}{where} (try a Q-id, an entity id or --lang)")
@@ -724,7 +753,18 @@ def lookup_entities(workdir: str, query: str, lang: str | None = None, mentions:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def lookup_command(workdir: str, query: str, lang: str | None, mentions: int, as_json: bool) -> None:
-    """Show an entity by title (``Berlin``, ``de:Berlin``), Q-id (``Q64``) or entity id."""
+    """Show an entity by title (``Berlin``, ``de:Berlin``), Q-id (``Q64``) or entity id.
+
+    A title found in several languages is reported as matched in the language that links the
+    entity most.
+
+    \b
+    Examples:
+      mluke-data vocab lookup ./out Berlin --lang de
+      mluke-data vocab lookup ./out Paris
+      mluke-data vocab lookup ./out peking --lang en      # a redirect, lower-case first letter
+      mluke-data vocab lookup ./out Q64 --json
+    """
     if lang is not None:
         lang = parse_langs_option(lang)[0]  # type: ignore[index]
     hits = lookup_entities(workdir, query, lang, mentions)
@@ -880,7 +920,13 @@ def compare_vocabs(mine: LoadedVocab, other: LoadedVocab, top: int = 10) -> dict
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def compare_command(workdir: str, other: str, top: int, as_json: bool) -> None:
     """Compare with another vocabulary: ours (WORKDIR), luke's entity_vocab.jsonl, or a Hugging Face
-    entity_vocab.json (such as the one of studio-ousia/mluke-base)."""
+    entity_vocab.json (such as the one of studio-ousia/mluke-base).
+
+    \b
+    Examples:
+      mluke-data vocab compare ./out other/entity_vocab.json
+      mluke-data vocab compare ./out ./other-workdir --top 20 --json
+    """
     mine = load_any_vocab(workdir)
     theirs = load_any_vocab(other)
     result = compare_vocabs(mine, theirs, top)

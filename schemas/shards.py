@@ -2,9 +2,16 @@
 
 Layout under the work directory::
 
-    shards/{lang}/{lang}-00000-of-00008.arrow   Arrow IPC file format, SHARD_SCHEMA
-    shards/{lang}/metadata.json                 ShardMetadata
-    manifest.json                               Manifest: every shard with rows, bytes, sha256
+    shards/{lang}/{lang}-00000-of-00008.arrow   Arrow IPC file format, SHARD_SCHEMA (nothing else here)
+    shards/_metadata/{lang}.json                ShardMetadata
+    shards/_manifest.json                       Manifest: every shard with rows, bytes, sha256
+    shards/README.md                            Hugging Face dataset card, one config per language
+
+Each language folder holds shard files only, so ``pyarrow.dataset.dataset("shards/en",
+format="arrow")`` and ``datasets.load_dataset("arrow", data_dir="shards/en")`` read it as it is;
+metadata and manifest sit in ``_``-prefixed names that pyarrow's dataset discovery skips. The
+tokenizer and vocabulary hashes and the build settings are also in every shard's Arrow schema
+metadata (``SCHEMA_METADATA_KEYS``), so a single file says what it was built with.
 
 One row is one training sequence: ``word_ids`` is the complete model input including ``<s>``
 first and ``</s>`` last (see schemas.tokens); entity spans are token positions into ``word_ids``,
@@ -20,12 +27,34 @@ from typing import Any
 import pyarrow as pa
 
 SHARDS_DIR = "shards"
-SHARD_METADATA = "metadata.json"
-MANIFEST = "manifest.json"
+# Bumped when the files a shards build writes change shape, so `build` does not take shards of an
+# older layout for done.
+LAYOUT_VERSION = 2
+# Per-language metadata: shards/_metadata/{lang}.json (see metadata_file).
+METADATA_DIR = "_metadata"
+# Relative to the work directory.
+MANIFEST = f"{SHARDS_DIR}/_manifest.json"
+DATASET_CARD = f"{SHARDS_DIR}/README.md"
 SHARD_SUFFIX = "arrow"
+# Keys of the Arrow schema metadata every shard carries (values are UTF-8 text; settings is JSON).
+SCHEMA_METADATA_KEYS = (
+    "mluke.lang",
+    "mluke.tokenizer_sha256",
+    "mluke.entity_vocab_sha256",
+    "mluke.word_vocab_size",
+    "mluke.entity_vocab_size",
+    "mluke.settings",
+)
+
+
+def metadata_file(lang: str) -> str:
+    """Path of a language's ShardMetadata relative to the shards directory."""
+    return f"{METADATA_DIR}/{lang}.json"
+
 
 SHARD_SCHEMA = pa.schema(
     [
+        pa.field("lang", pa.string(), nullable=False),
         pa.field("page_id", pa.int64(), nullable=False),
         # Entity id of the page the sequence comes from, or -1 when it is not in the vocabulary.
         pa.field("page_entity_id", pa.int32(), nullable=False),
@@ -64,11 +93,41 @@ class ShardMetadata:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
+    def schema_metadata(self) -> dict[str, str]:
+        """What every shard of the language carries in its Arrow schema metadata."""
+        return schema_metadata(
+            self.lang,
+            self.tokenizer_sha256,
+            self.entity_vocab_sha256,
+            self.word_vocab_size,
+            self.entity_vocab_size,
+            self.settings,
+        )
+
     @classmethod
     def from_json(cls, text: str | bytes) -> ShardMetadata:
         data = json.loads(text)
         data["settings"] = ShardSettings(**data["settings"])
         return cls(**data)
+
+
+def schema_metadata(
+    lang: str,
+    tokenizer_sha256: str,
+    entity_vocab_sha256: str,
+    word_vocab_size: int,
+    entity_vocab_size: int,
+    settings: ShardSettings,
+) -> dict[str, str]:
+    values = (
+        lang,
+        tokenizer_sha256,
+        entity_vocab_sha256,
+        str(word_vocab_size),
+        str(entity_vocab_size),
+        json.dumps(asdict(settings), sort_keys=True),
+    )
+    return dict(zip(SCHEMA_METADATA_KEYS, values, strict=True))
 
 
 @dataclass

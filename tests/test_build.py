@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
 from pathlib import Path
 
+import click
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
@@ -15,14 +22,15 @@ from pipeline.cli import cli
 from schemas.shards import SHARD_SCHEMA, Manifest, ShardMetadata
 from schemas.tokens import BOS_ID, EOS_ID
 
-BUILD = ["build", "--source", "sample", "--tokenizer-vocab-size", "2000", "--shard-rows", "100", "--json"]
+BUILD = ["build", "--source", "sample", "--tokenizer-vocab-size", "2000", "--shard-rows", "16", "--json"]
 
 
 def invoke(args: list[str]) -> tuple[int, str]:
     result = CliRunner().invoke(cli, args)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
-    return result.exit_code, result.output
+    # stdout (the summary, JSON); stage headers and progress go to stderr, shown on failure.
+    return result.exit_code, result.stdout if result.exit_code == 0 else result.output
 
 
 @pytest.fixture(scope="module")
@@ -57,17 +65,23 @@ def test_summary_and_stage_records(built):
 
 
 def test_shards_follow_the_contract(built):
-    manifest = Manifest.from_json((built / "manifest.json").read_text())
+    manifest = Manifest.from_json((built / "shards" / "_manifest.json").read_text())
     assert len({entry.lang for entry in manifest.shards}) == 10
     en = [entry for entry in manifest.shards if entry.lang == "en"]
     assert len(en) > 1 and all(entry.path.startswith("shards/en/en-") for entry in en)
     # Exact row ranges: shards of a language differ by at most one row, none above --shard-rows.
-    assert max(e.rows for e in en) - min(e.rows for e in en) <= 1 and max(e.rows for e in en) <= 100
+    assert max(e.rows for e in en) - min(e.rows for e in en) <= 1 and max(e.rows for e in en) <= 16
     assert not (built / "shards" / ".parts").exists()
-    metadata = ShardMetadata.from_json((built / "shards" / "ja" / "metadata.json").read_text())
+    metadata = ShardMetadata.from_json((built / "shards" / "_metadata" / "ja.json").read_text())
     assert metadata.settings.max_seq_length == 512 and metadata.examples > 0
-    table = pa.ipc.open_file(str(built / "shards" / "ja" / "ja-00000-of-00001.arrow")).read_all()
+    table = pa.ipc.open_file(str(sorted((built / "shards" / "ja").glob("*.arrow"))[0])).read_all()
     assert table.schema.equals(SHARD_SCHEMA)
+    assert set(table.column("lang").to_pylist()) == {"ja"}
+    # A single shard says what it was built with.
+    schema_metadata = {k.decode(): v.decode() for k, v in table.schema.metadata.items()}
+    assert schema_metadata["mluke.tokenizer_sha256"] == metadata.tokenizer_sha256 == manifest.tokenizer_sha256
+    assert schema_metadata["mluke.entity_vocab_sha256"] == manifest.entity_vocab_sha256
+    assert json.loads(schema_metadata["mluke.settings"])["max_seq_length"] == 512
     for row in table.to_pylist():
         assert row["word_ids"][0] == BOS_ID and row["word_ids"][-1] == EOS_ID
         assert len(row["word_ids"]) <= 512 and 0 < len(row["entity_ids"]) <= 128
@@ -75,16 +89,41 @@ def test_shards_follow_the_contract(built):
             assert 1 <= start < end <= len(row["word_ids"]) - 1
 
 
-def test_loadable_without_our_code(built, tmp_path):
-    files = sorted(str(p) for p in (built / "shards" / "en").glob("*.arrow"))
-    dataset = ds.dataset(files, format="arrow")
-    assert dataset.count_rows() == sum(
-        e.rows for e in Manifest.from_json((built / "manifest.json").read_text()).shards if e.lang == "en"
-    )
+def test_the_sample_teaches_the_truth(built):
+    """Each language's examples come from many pages, none above 10% of them, and the top of the
+    entity vocabulary is made of entities linked in many languages."""
+    for folder in sorted(
+        p for p in (built / "shards").iterdir() if p.is_dir() and not p.name.startswith("_")
+    ):
+        pages = ds.dataset(str(folder), format="arrow").to_table(columns=["page_id"]).column("page_id")
+        counts = Counter(pages.to_pylist())
+        assert len(counts) >= 20, folder.name
+        assert max(counts.values()) <= 0.1 * len(pages), (folder.name, counts.most_common(2), len(pages))
+    lines = (built / "vocab" / "entity_vocab.jsonl").read_text().splitlines()
+    top = [json.loads(line) for line in lines[4:14]]
+    assert all(len({lang for _, lang in entity["entities"]}) >= 8 for entity in top), top
+
+
+def test_loadable_with_the_standard_one_liners(built, tmp_path):
+    """The readers the README names, exactly as written there, on the folders as built."""
+    manifest = Manifest.from_json((built / "shards" / "_manifest.json").read_text())
+    rows = {lang: sum(e.rows for e in manifest.shards if e.lang == lang) for lang in ("en", "ja")}
+    # Only shard files in a language folder.
+    assert {p.suffix for p in (built / "shards" / "en").iterdir()} == {".arrow"}
+    dataset = ds.dataset(str(built / "shards" / "en"), format="arrow")
+    assert dataset.count_rows() == rows["en"]
     datasets = pytest.importorskip("datasets")
-    loaded = datasets.load_dataset("arrow", data_files=files, split="train", cache_dir=str(tmp_path / "hf"))
-    assert len(loaded) == dataset.count_rows()
-    assert loaded[0]["word_ids"][0] == BOS_ID
+    cache = str(tmp_path / "hf")
+    loaded = datasets.load_dataset(
+        "arrow", data_dir=str(built / "shards" / "en"), split="train", cache_dir=cache
+    )
+    assert len(loaded) == rows["en"] and loaded[0]["word_ids"][0] == BOS_ID
+    # The dataset card names one config per language.
+    ja = datasets.load_dataset(str(built / "shards"), "ja", split="train", cache_dir=cache)
+    assert len(ja) == rows["ja"] and set(ja["lang"]) == {"ja"}
+    assert sorted(datasets.get_dataset_config_names(str(built / "shards"))) == sorted(
+        {e.lang for e in manifest.shards}
+    )
 
 
 def test_deterministic_and_one_worker_equals_two(built, tmp_path):
@@ -117,19 +156,19 @@ def test_verify_catches_a_corrupted_shard(built, tmp_path):
     shutil.copytree(built, work)
     code, output = invoke(["verify", str(work)])
     assert code == 0 and output.startswith("OK:")
-    shard = work / "shards" / "de" / "de-00000-of-00001.arrow"
+    shard = sorted((work / "shards" / "de").glob("*.arrow"))[0]
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF
     shard.write_bytes(bytes(data))
     result = CliRunner().invoke(cli, ["verify", str(work)])
     assert result.exit_code == 1
-    assert "shards/de/de-00000-of-00001.arrow: sha256" in result.output
+    assert f"shards/de/{shard.name}: sha256" in result.output
 
 
 def test_verify_checks_content_rules(built, tmp_path):
     work = tmp_path / "copy"
     shutil.copytree(built, work)
-    metadata_path = work / "shards" / "th" / "metadata.json"
+    metadata_path = work / "shards" / "_metadata" / "th.json"
     metadata = json.loads(metadata_path.read_text())
     metadata["settings"]["max_mention_length"] = 1
     metadata_path.write_text(json.dumps(metadata))
@@ -137,6 +176,17 @@ def test_verify_checks_content_rules(built, tmp_path):
     assert result.exit_code == 1
     problems = json.loads(result.output)["problems"]
     assert any("max_mention_length 1" in problem for problem in problems)
+    # The schema metadata of th's shards now disagrees with its metadata file.
+    assert any("schema metadata mluke.settings" in problem for problem in problems)
+
+
+def test_verify_catches_a_stray_file_in_a_language_folder(built, tmp_path):
+    work = tmp_path / "copy"
+    shutil.copytree(built, work)
+    (work / "shards" / "en" / "notes.json").write_text("{}")
+    result = CliRunner().invoke(cli, ["verify", str(work)])
+    assert result.exit_code == 1
+    assert "shards/en/notes.json: a file not in shards/_manifest.json" in result.output
 
 
 def test_stats_and_show(built, tmp_path):
@@ -145,6 +195,10 @@ def test_stats_and_show(built, tmp_path):
     stats = json.loads(output.split("\nplot written", 1)[0])["languages"]
     assert stats["en"]["examples"] > stats["ja"]["examples"] > 0
     assert 0 < stats["th"]["entity_token_share"] < 1
+    # The default tokenizer spells (nearly) every character of every sample language.
+    assert all(row["unk_rate"] < 0.01 for row in stats.values()), {k: v["unk_rate"] for k, v in stats.items()}
+    code, table = invoke(["shards", "stats", str(built)])
+    assert "<unk>" in table
     assert (tmp_path / "shards.png").stat().st_size > 10_000
     code, output = invoke(["shards", "show", str(built), "--lang", "de", "-n", "2"])
     assert code == 0 and output.count("--- shards/de/") == 2 and "[[" in output
@@ -213,3 +267,148 @@ def test_build_from_a_mirror_over_http(tmp_path):
     assert set(summary["languages"]) == {"en", "de", "ja"}
     assert all(row["examples"] > 0 for row in summary["languages"].values())
     assert (tmp_path / "work" / "dumps" / "jawiki" / "20261101" / "dumpstatus.json").exists()
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, limit_s: float = 600) -> None:
+    deadline = time.monotonic() + limit_s
+    while not path.exists():
+        assert proc.poll() is None, "the build ended before it could be interrupted"
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.1)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to list the process tree")
+def test_interrupted_build_stops_the_tree_and_resumes_byte_identical(built, tmp_path):
+    """SIGINT to the build's pid mid-vocab, SIGTERM in a later stage; the third run finishes the
+    build, which then equals the uninterrupted one byte for byte."""
+    from pipeline.interrupt import INTERRUPTED, descendants
+
+    work = tmp_path / "work"
+    command = [sys.executable, "-m", "pipeline.cli", *BUILD, "--out", str(work), "--workers", "2"]
+    root = Path(__file__).resolve().parents[1]
+    for signum, after in ((signal.SIGINT, "extract"), (signal.SIGTERM, "vocab")):
+        with open(tmp_path / "stderr", "w+") as stderr:
+            proc = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=stderr)
+            try:
+                _wait_for(work / "reports" / f"{after}.stage.json", proc)
+                tree = descendants(proc.pid)
+                os.kill(proc.pid, signum)
+                code = proc.wait(timeout=120)  # a generous bound: the handler exits at once
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+            stderr.seek(0)
+            lines = [line for line in stderr.read().splitlines() if line.strip()]
+        assert code == 128 + signum
+        # Stage headers and progress, then the one line; no worker's traceback.
+        assert lines[-1] == INTERRUPTED and lines.count(INTERRUPTED) == 1, lines
+        assert not any("Traceback" in line or "Error" in line for line in lines), lines
+        deadline = time.monotonic() + 30
+        while not all(_gone(pid) for pid in tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert all(_gone(pid) for pid in tree)
+    code, output = invoke([*BUILD, "--out", str(work), "--workers", "2"])
+    assert code == 0, output
+    statuses = {row["stage"]: row["status"] for row in json.loads(output)["stages"]}
+    assert statuses["extract"] == statuses["vocab"] == "skipped"
+    assert shard_bytes(work) == shard_bytes(built)
+    for name in ("entity_vocab.jsonl", "entities.parquet"):
+        assert (work / "vocab" / name).read_bytes() == (built / "vocab" / name).read_bytes()
+
+
+def test_too_few_languages_for_min_languages_is_an_error(tmp_path):
+    result = CliRunner().invoke(cli, ["build", "--source", "sample", "--langs", "en", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and result.output.startswith("Error: --min-languages 3 ")
+    assert "pass --min-languages 1" in result.output
+    assert not (tmp_path / "dumps").exists()  # refused before any work
+
+
+def test_a_language_with_no_examples_warns_and_fails_under_strict(tmp_path):
+    # Sentences of 600+ tokens are longer than a sequence: nothing can be kept.
+    args = ["build", "--source", "sample", "--langs", "en,de,ja", "--tokenizer-vocab-size", "1000",
+            "--min-sentence-length", "600", "--workers", "1", "--out", str(tmp_path)]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    for lang in ("de", "en", "ja"):
+        assert f"warning: {lang}: 0 examples" in result.output
+    result = CliRunner().invoke(cli, [*args, "--strict", "--json"])
+    assert result.exit_code == 1
+    assert len(json.loads(result.stdout)["warnings"]) == 3
+    assert "Error: --strict: 3 language(s) ended with 0 examples" in result.stderr
+
+
+def test_an_unusable_out_is_one_error_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    for out in (blocker / "out", blocker):
+        result = CliRunner().invoke(cli, ["build", "--source", "sample", "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.output.count("\n") == 1 and result.output.startswith(
+            f"Error: cannot write to --out {out}"
+        )
+
+
+def test_a_file_system_failure_in_the_workers_is_one_error_line(built, tmp_path):
+    """shards/ is a file: every worker fails to write; the user sees one line, no traceback."""
+    work = tmp_path / "work"
+    for name in ("pages", "vocab", "tokenizer"):
+        shutil.copytree(built / name, work / name)
+    (work / "shards").write_text("not a folder")
+    command = [sys.executable, "-m", "pipeline.cli", "shards", "build", "--out", str(work), "--workers", "2"]
+    result = subprocess.run(command, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: Not a directory: {work}/shards/.parts (a part of the path is a file, not a "
+                      "folder: check the path)"], result.stderr  # fmt: skip
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_every_command_has_examples_in_its_help():
+    def commands(group: click.Group, path: list[str]):
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                yield from commands(command, [*path, name])
+            else:
+                yield [*path, name]
+
+    for path in commands(cli, []):
+        result = CliRunner().invoke(cli, [*path, "--help"])
+        assert result.exit_code == 0 and "Examples:" in result.output, path
+        examples = result.output.split("Examples:", 1)[1]
+        assert f"mluke-data {' '.join(path)}" in examples, path
+
+
+def test_summary_headers_and_inspection_output(built):
+    """What a user sees: stage headers on stderr, a title on one line, lookup and show --json."""
+    result = CliRunner().invoke(
+        cli, [*[a for a in BUILD if a != "--json"], "--out", str(built), "--workers", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "[3/6] vocab: skipped (done for the same inputs and settings)" in result.stderr
+    title = next(line for line in result.stdout.splitlines() if "mluke-data build" in line)
+    assert "entities + 4 special)" in title  # not wrapped onto a second line
+    # A title shared by many languages is matched in the language that links it most.
+    code, output = invoke(["vocab", "lookup", str(built), "Paris", "--json"])
+    assert code == 0, output
+    hit = json.loads(output)[0]
+    named = [t for t in hit["titles"] if t["title"] == "Paris"]
+    assert len(named) > 1
+    most = max(named, key=lambda t: (t["count"], [-ord(c) for c in t["lang"]]))
+    assert hit["matched"] == f"{most['lang']} title 'Paris'"
+    assert most["count"] > min(t["count"] for t in named)
+    code, output = invoke(["shards", "show", str(built), "--lang", "ja", "-n", "2", "--json"])
+    assert code == 0, output
+    records = [json.loads(line) for line in output.splitlines()]
+    assert len(records) == 2 and all(r["lang"] == "ja" and r["word_ids"][0] == BOS_ID for r in records)
+    assert all("[[" in r["text"] and len(r["entities"]) == len(r["entity_ids"]) for r in records)

@@ -78,7 +78,7 @@ def test_build_command_dry_run(workdir, tmp_path):
             "--min-languages", "2", "--force", "extract", "--force", "vocab", "--force", "shards"]  # fmt: skip
     result = CliRunner().invoke(cli, [*args, "--out", str(copy), *dataflow_args(tmp_path / "job.json")])
     assert result.exit_code == 0, result.output
-    statuses = {row["stage"]: row["status"] for row in json.loads(result.output)["stages"]}
+    statuses = {row["stage"]: row["status"] for row in json.loads(result.stdout)["stages"]}
     assert statuses == {
         "fetch": "sample",
         "extract": "dry run",

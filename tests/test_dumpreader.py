@@ -165,6 +165,20 @@ def test_bad_page_xml_costs_one_page(tmp_path):
     assert len([e for e in entries if isinstance(e, RawPage)]) == 6
 
 
+class _SlowToStart:
+    """len(), in a child that takes 5 s to start (unpickling it sleeps)."""
+
+    def __init__(self) -> None:
+        self.delay_s = 5.0
+
+    def __setstate__(self, state: dict) -> None:
+        time.sleep(state["delay_s"])
+        self.__dict__.update(state)
+
+    def __call__(self, text: str) -> int:
+        return len(text)
+
+
 def _sleep_forever(_: str) -> str:
     while True:
         time.sleep(1)
@@ -200,6 +214,20 @@ def test_isolation_guards_timeout_memory_and_recursion():
     deep.close()
 
 
+def test_isolation_timeout_does_not_count_the_child_start():
+    # A child that needs longer to start than the call timeout still serves its first call.
+    # The call limit is half the start time and still ample for len() on a loaded machine.
+    slow_start = IsolatedFunction(_SlowToStart(), timeout_s=2.5, startup_timeout_s=300)
+    try:
+        assert slow_start("abcd") == 4
+        assert slow_start("ab") == 2
+    finally:
+        slow_start.close()
+    # A start that takes longer than its own limit is reported as such.
+    with pytest.raises(IsolatedCallError, match=r"did not start within 0\.5 s"):
+        IsolatedFunction(_SlowToStart(), timeout_s=30, startup_timeout_s=0.5)("x")
+
+
 def _fake_batch_parser(texts: list[str], lang: str, siteinfo: object) -> list[tuple]:
     if "HANG" in texts:
         _sleep_forever("x")
@@ -211,7 +239,9 @@ def test_a_batch_that_hangs_is_parsed_again_page_by_page():
     from transforms.titles import SiteInfo
 
     parser = PageParser(ExtractSettings(isolation="none"))
-    parser._isolated = IsolatedFunction(_fake_batch_parser, timeout_s=1.5)
+    # The stub hangs for good, so the limit only has to exceed a quick call on a loaded machine
+    # (restarts of the child after each timeout are outside it).
+    parser._isolated = IsolatedFunction(_fake_batch_parser, timeout_s=3.0)
     try:
         results = parser.parse(["a", "HANG", "b"], "en", None, SiteInfo.build("en"))
     finally:

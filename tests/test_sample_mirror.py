@@ -444,7 +444,16 @@ def test_expected_extraction_details() -> None:
     assert page("en", "Unfinished notes on rivers").expected is None
     assert page("ar", "مسودة غير مكتملة").expected is None
     assert any(p.namespace == 0 and ": " in p.title and p.qid for p in sample_pages("en"))
-    assert max(len(p.wikitext.encode()) for p in sample_pages("en")) > 1_000_000
+
+
+@pytest.mark.parametrize("lang", SAMPLE_LANGS)
+def test_no_article_outweighs_its_language(lang: str) -> None:
+    """Several articles of comparable length per language: the longest holds at most 15% of the
+    language's article wikitext (the shards test checks the same for examples, at 10%)."""
+    articles = [p for p in sample_pages(lang) if p.expected is not None]
+    sizes = sorted(len(p.wikitext.encode()) for p in articles)
+    assert len(articles) >= 25
+    assert sizes[-1] <= 0.15 * sum(sizes), (lang, sizes[-1], sum(sizes))
 
 
 def test_expected_is_consistent_with_the_wikitext() -> None:

@@ -82,7 +82,7 @@ def train(workdir: Path, *args: str) -> dict[str, Any]:
         ["train", "--out", str(workdir), "--vocab-size", "400", "--sample-sentences", "40", "--json", *args],
     )
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)  # progress lines go to stderr
 
 
 def test_language_quotas() -> None:
@@ -125,7 +125,8 @@ def test_train_writes_model_vocab_and_metadata(workdir: Path) -> None:
     vocab_lines = (folder / "sentencepiece.bpe.vocab").read_text(encoding="utf-8").splitlines()
     assert len(vocab_lines) == metadata["pieces"] and vocab_lines[0].startswith("<unk>\t")
     assert metadata["settings"]["vocab_size"] == 400 and metadata["settings"]["seed"] == 3
-    assert metadata["settings"]["character_coverage"] == 0.9995
+    assert metadata["settings"]["character_coverage"] == 0.9999
+    assert metadata["settings"]["byte_fallback"] is False
     languages = metadata["languages"]
     assert sorted(languages) == ["de", "en", "ja", "th"]
     assert sum(info["quota"] for info in languages.values()) == 40
@@ -137,13 +138,26 @@ def test_train_writes_model_vocab_and_metadata(workdir: Path) -> None:
     # English has ~12x the text but, smoothed, less than 12x the sentences of German.
     assert languages["en"]["text_bytes"] > 8 * languages["de"]["text_bytes"]
     assert languages["en"]["quota"] < 8 * languages["de"]["quota"]
-    # The model loads with our id convention and covers every script of the sample (rare
-    # characters beyond the 0.9995 coverage become <unk>).
+    # The model loads with our id convention and covers every script of the sample (characters
+    # not in the 40 sampled sentences, or beyond the coverage, become <unk>).
     tokenizer = load_tokenizer(str(folder))
     assert tokenizer.sha256 == metadata["sha256"]
     for lang in LANGS:
         ids = [i for sentence in CORPUS[lang] for i in tokenizer.encode(sentence)]
         assert ids.count(UNK_ID) < (0.02 if lang == "en" else 0.25) * len(ids), lang
+
+
+def test_coverage_options_reach_no_unk(workdir: Path) -> None:
+    """--byte-fallback spells every character the model has no piece for in bytes: no <unk> on
+    any language, even for characters outside the training sample."""
+    metadata = train(workdir, "--vocab-size", "1500", "--byte-fallback", "--character-coverage", "0.999")
+    assert metadata["settings"]["byte_fallback"] is True
+    assert metadata["settings"]["character_coverage"] == 0.999
+    tokenizer = load_tokenizer(str(workdir / "tokenizer"))
+    for lang in LANGS:
+        text = " ".join(CORPUS[lang])
+        ids = tokenizer.encode(text)
+        assert ids and UNK_ID not in ids, lang
 
 
 def test_same_pages_and_flags_give_identical_files(workdir: Path, tmp_path: Path) -> None:

@@ -93,11 +93,12 @@ def test_refuses_a_mix_of_tokenizers(fixture, tmp_path):
     mixed = _copy_workdir(fixture, tmp_path / "mixed")
     shutil.rmtree(mixed / "shards" / "de")
     shutil.copytree(other.shards / "de", mixed / "shards" / "de")
+    shutil.copy(other.shards / "_metadata" / "de.json", mixed / "shards" / "_metadata" / "de.json")
     # With the manifest the foreign shards are caught first (not in it / other sha256) ...
     with pytest.raises(TrainingError, match="manifest"):
         open_shard_set([mixed / "shards"])
     # ... without it, by comparing the languages' metadata.
-    (mixed / "manifest.json").unlink()
+    (mixed / "shards" / "_manifest.json").unlink()
     with pytest.raises(TrainingError, match=r"differ in tokenizer .*de: .*en, ja: "):
         open_shard_set([mixed / "shards"])
     # Two work directories built with different vocabularies are refused the same way.
@@ -107,7 +108,7 @@ def test_refuses_a_mix_of_tokenizers(fixture, tmp_path):
 
 def test_refuses_other_settings_and_wrong_counts(fixture, tmp_path):
     work = _copy_workdir(fixture, tmp_path / "work")
-    path = work / "shards" / "ja" / "metadata.json"
+    path = work / "shards" / "_metadata" / "ja.json"
     metadata = ShardMetadata.from_json(path.read_text())
     metadata.settings.max_seq_length = 256
     path.write_text(metadata.to_json())
@@ -336,11 +337,11 @@ def test_masking_is_deterministic_and_seeded(fixture, vocab):
 def test_manifest_checksums_are_verified_on_request(fixture, tmp_path):
     work = _copy_workdir(fixture, tmp_path / "work")
     shard = sorted((work / "shards" / "en").glob("*.arrow"))[0]
-    manifest = json.loads((work / "manifest.json").read_text())
+    manifest = json.loads((work / "shards" / "_manifest.json").read_text())
     for entry in manifest["shards"]:
         if entry["path"].endswith(shard.name):
             entry["sha256"] = "0" * 64
-    (work / "manifest.json").write_text(json.dumps(manifest))
+    (work / "shards" / "_manifest.json").write_text(json.dumps(manifest))
     open_shard_set([work / "shards"])  # sizes and rows still agree
     with pytest.raises(TrainingError, match="sha256 differs"):
         open_shard_set([work / "shards"], verify_checksums=True)

@@ -5,7 +5,7 @@
     tokenizer/sentencepiece.bpe.model   a unigram sentencepiece model trained here on the corpus
     vocab/entity_vocab.jsonl            luke format, special entities 0..3, then by link count
     vocab/entity_vocab.json             Hugging Face MLukeTokenizer format
-    shards/{lang}/{lang}-0000i-of-0000n.arrow, shards/{lang}/metadata.json, manifest.json
+    shards/{lang}/{lang}-0000i-of-0000n.arrow, shards/_metadata/{lang}.json, shards/_manifest.json
     texts.jsonl                         (test aid) the text and character spans behind every row
 
 The corpus is generated from sentence templates in English, German and Japanese whose slots are
@@ -31,13 +31,13 @@ import sentencepiece as spm
 
 from schemas.shards import (
     MANIFEST,
-    SHARD_METADATA,
     SHARD_SCHEMA,
     SHARDS_DIR,
     Manifest,
     ManifestEntry,
     ShardMetadata,
     ShardSettings,
+    metadata_file,
 )
 from schemas.tokens import BOS_ID, EOS_ID, WordIdConvention
 from schemas.vocab import (
@@ -317,11 +317,16 @@ def build_workdir(
             char_offset = 0
 
             def flush(
-                current: dict, rows: list[dict] = rows, page_id: int = page_id, topic: str = topic
+                current: dict,
+                rows: list[dict] = rows,
+                page_id: int = page_id,
+                topic: str = topic,
+                lang: str = lang,
             ) -> None:
                 if current["ids"]:
                     rows.append(
                         {
+                            "lang": lang,
                             "page_id": page_id,
                             "page_entity_id": entity_ids.get(topic, -1),
                             "word_ids": [BOS_ID, *current["ids"], EOS_ID],
@@ -420,7 +425,9 @@ def build_workdir(
             entity_vocab_size=len(lines),
             shards=names,
         )
-        (lang_dir / SHARD_METADATA).write_text(metadata.to_json(), encoding="utf-8")
+        metadata_path = root / SHARDS_DIR / metadata_file(lang)
+        metadata_path.parent.mkdir(parents=True, exist_ok=True)
+        metadata_path.write_text(metadata.to_json(), encoding="utf-8")
         fixture.rows[lang] = len(rows)
     manifest = Manifest(
         shards=manifest_entries, tokenizer_sha256=tokenizer_sha, entity_vocab_sha256=vocab_sha

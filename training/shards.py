@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from schemas.shards import (
     MANIFEST,
-    SHARD_METADATA,
+    METADATA_DIR,
     SHARD_SCHEMA,
     SHARD_SUFFIX,
     SHARDS_DIR,
@@ -74,12 +74,12 @@ class ShardSet:
 
 def shards_root(path: Path) -> tuple[Path, Path]:
     """(shards directory, work directory) for ``WORKDIR/shards`` or ``WORKDIR`` itself."""
-    if (path / SHARDS_DIR).is_dir() and not any(path.glob(f"*/{SHARD_METADATA}")):
+    if (path / SHARDS_DIR).is_dir() and not (path / METADATA_DIR).is_dir():
         return path / SHARDS_DIR, path
     return path, path.parent
 
 
-def _shard_files(lang_dir: Path, metadata: ShardMetadata, work_dir: Path) -> list[Path]:
+def _shard_files(lang_dir: Path, metadata: ShardMetadata, work_dir: Path, metadata_path: Path) -> list[Path]:
     found = sorted(lang_dir.glob(f"{metadata.lang}-*-of-*.{SHARD_SUFFIX}"))
     if not metadata.shards:
         return found
@@ -91,11 +91,11 @@ def _shard_files(lang_dir: Path, metadata: ShardMetadata, work_dir: Path) -> lis
                 listed.append(candidate)
                 break
         else:
-            raise TrainingError(f"{lang_dir / SHARD_METADATA} lists shard {name}, which does not exist")
+            raise TrainingError(f"{metadata_path} lists shard {name}, which does not exist")
     unlisted = sorted(set(found) - set(listed))
     if unlisted:
         raise TrainingError(
-            f"{lang_dir} holds shards that its metadata.json does not list: "
+            f"{lang_dir} holds shards that {metadata_path} does not list: "
             + ", ".join(path.name for path in unlisted)
         )
     return listed
@@ -147,15 +147,15 @@ def open_shard_set(
     """Discovers the languages under each data directory and checks that they belong together."""
     by_lang: dict[str, LanguageShards] = {}
     work_dirs: list[Path] = []
-    sources: list[tuple[str, ShardMetadata]] = []  # every metadata.json read, for the agreement check
+    sources: list[tuple[str, ShardMetadata]] = []  # every shard metadata file read, for the agreement check
     for item in data:
         root, work_dir = shards_root(Path(item))
         if not root.is_dir():
             raise TrainingError(f"shard directory {root} does not exist")
         work_dirs.append(work_dir)
-        metadata_files = sorted(root.glob(f"*/{SHARD_METADATA}"))
+        metadata_files = sorted(root.glob(f"{METADATA_DIR}/*.json"))
         if not metadata_files:
-            raise TrainingError(f"no {{lang}}/{SHARD_METADATA} under {root}: is it a shards directory?")
+            raise TrainingError(f"no {METADATA_DIR}/{{lang}}.json under {root}: is it a shards directory?")
         manifest = _read_manifest(work_dir)
         for metadata_path in metadata_files:
             try:
@@ -164,7 +164,7 @@ def open_shard_set(
                 raise TrainingError(f"{metadata_path} is not shard metadata: {error}") from None
             if langs and metadata.lang not in langs:
                 continue
-            files = _shard_files(metadata_path.parent, metadata, work_dir)
+            files = _shard_files(root / metadata.lang, metadata, work_dir, metadata_path)
             rows = 0
             for path in files:
                 file_rows = count_rows(path)

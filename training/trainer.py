@@ -100,7 +100,7 @@ def resolve_paths(options: PretrainOptions, shard_set: ShardSet) -> tuple[Path, 
     if sha256_file(word_vocab.path) != shard_set.tokenizer_sha256:
         raise TrainingError(
             f"tokenizer {word_vocab.path} is not the one the shards were built with "
-            f"(sha256 differs from metadata.json's tokenizer_sha256 {shard_set.tokenizer_sha256[:12]}…)"
+            f"(sha256 differs from the shard metadata's tokenizer_sha256 {shard_set.tokenizer_sha256[:12]}…)"
         )
     if word_vocab.size != shard_set.word_vocab_size:
         raise TrainingError(
@@ -116,7 +116,7 @@ def resolve_paths(options: PretrainOptions, shard_set: ShardSet) -> tuple[Path, 
     if sha256_file(entity_path) != shard_set.entity_vocab_sha256:
         raise TrainingError(
             f"entity vocabulary {entity_path} is not the one the shards were built with "
-            f"(sha256 differs from metadata.json's entity_vocab_sha256 {shard_set.entity_vocab_sha256[:12]}…)"
+            f"(sha256 differs from the shard metadata's entity_vocab_sha256 {shard_set.entity_vocab_sha256[:12]}…)"
         )
     entity_vocab = load_entity_vocab(entity_path)
     if entity_vocab.size != shard_set.entity_vocab_size:

@@ -3,6 +3,10 @@
 mwparserfromhell has pages that loop forever inside its C tokenizer (ignoring signals), pages
 that take tens of GB, and RecursionErrors. A page like that must cost one dead letter, not a
 stalled or killed worker: the child is killed on timeout and restarted for the next page.
+
+The timeout covers the call only: a (re)started child first reports that it is ready, within
+``startup_timeout_s``, so a slow start on a loaded machine (a fresh interpreter importing the
+parser) is never mistaken for a page that hangs.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import resource
+import signal
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -27,8 +32,14 @@ class IsolatedCallError(Exception):
 def _child_main(
     conn: multiprocessing.connection.Connection, func: Callable[..., Any], memory_bytes: int | None
 ) -> None:
+    # A Ctrl-C reaches the whole process group: the launcher stops everything, the child waits.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    try:
+        conn.send(("ready",))
+    except (OSError, ValueError):
+        return
     while True:
         try:
             args = conn.recv()
@@ -52,9 +63,16 @@ def _child_main(
 class IsolatedFunction:
     """Calls ``func(*args)`` in a persistent child process (spawned, so safe in threaded hosts)."""
 
-    def __init__(self, func: Callable[..., Any], timeout_s: float, memory_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        timeout_s: float,
+        memory_bytes: int | None = None,
+        startup_timeout_s: float = 300.0,
+    ) -> None:
         self._func = func
         self._timeout_s = timeout_s
+        self._startup_timeout_s = startup_timeout_s
         self._memory_bytes = memory_bytes
         self._context = multiprocessing.get_context("spawn")
         self._process: Any = None
@@ -69,6 +87,17 @@ class IsolatedFunction:
         self._process.start()
         child.close()
         self._conn = parent
+        try:
+            ready = parent.poll(self._startup_timeout_s) and parent.recv() == ("ready",)
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            code = self._process.exitcode
+            self._kill()
+            raise IsolatedCallError(
+                "crash",
+                f"the isolated process did not start within {self._startup_timeout_s:g} s (exit code {code})",
+            )
 
     def _kill(self) -> None:
         if self._process is not None:

@@ -137,8 +137,11 @@ def _sentences_of_paragraph(
     return kept
 
 
-def _example(page_id: int, page_entity_id: int, words: list[int], mentions: list[Mention]) -> dict[str, Any]:
+def _example(
+    lang: str, page_id: int, page_entity_id: int, words: list[int], mentions: list[Mention]
+) -> dict[str, Any]:
     return {
+        "lang": lang,
         "page_id": page_id,
         "page_entity_id": page_entity_id,
         "word_ids": [BOS_ID, *words, EOS_ID],
@@ -180,7 +183,7 @@ def build_examples(
             stats["sequences_without_entities"] += 1
             stats["tokens_without_entities"] += len(words)
             return
-        example = _example(int(page["page_id"]), page_entity_id, words, mentions)
+        example = _example(lang, int(page["page_id"]), page_entity_id, words, mentions)
         stats["examples"] += 1
         stats["tokens"] += len(example["word_ids"])
         stats["mentions"] += len(mentions)

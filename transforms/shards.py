@@ -36,8 +36,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from schemas.shards import (
+    DATASET_CARD,
     MANIFEST,
-    SHARD_METADATA,
     SHARD_SCHEMA,
     SHARD_SUFFIX,
     SHARDS_DIR,
@@ -45,6 +45,8 @@ from schemas.shards import (
     ManifestEntry,
     ShardMetadata,
     ShardSettings,
+    metadata_file,
+    schema_metadata,
 )
 from transforms.extract import SumStats
 from transforms.files import write_atomically
@@ -136,9 +138,10 @@ def local_copy(path: str) -> str:
     return local.name
 
 
-def arrow_bytes(table: pa.Table) -> bytes:
+def arrow_bytes(table: pa.Table, metadata: dict[str, str] | None = None) -> bytes:
     sink = io.BytesIO()
-    with pa.ipc.new_file(sink, SHARD_SCHEMA) as writer:
+    schema = SHARD_SCHEMA.with_metadata(metadata) if metadata else SHARD_SCHEMA
+    with pa.ipc.new_file(sink, schema) as writer:
         writer.write_table(table, max_chunksize=1024)
     return sink.getvalue()
 
@@ -230,12 +233,23 @@ def plan_shards(element: tuple[str, list[Part]], plan: ShardingPlan) -> Iterator
         yield lang, index, count, slices
 
 
-def write_shard(out: str, element: tuple[str, int, int, list[tuple[str, int, int]]]) -> ManifestEntry:
+def write_shard(
+    inputs: ShardInputs, settings: ShardSettings, element: tuple[str, int, int, list[tuple[str, int, int]]]
+) -> ManifestEntry:
     """Concatenate a shard's slices (at most one shard in memory) and write it."""
     lang, index, count, slices = element
+    out = inputs.out
     tables = [read_arrow(path).slice(offset, length) for path, offset, length in slices]
     table = pa.concat_tables(tables) if tables else SHARD_SCHEMA.empty_table()
-    data = arrow_bytes(table.combine_chunks())
+    metadata = schema_metadata(
+        lang,
+        inputs.tokenizer_sha256,
+        inputs.entity_vocab_sha256,
+        inputs.word_vocab_size,
+        inputs.entity_vocab_size,
+        settings,
+    )
+    data = arrow_bytes(table.combine_chunks(), metadata)
     path = shard_path(out, lang, index, count)
     write_atomically(path, data)
     return ManifestEntry(
@@ -253,7 +267,7 @@ def finish_outputs(
     entries: list[ManifestEntry],
     stats: list[tuple[str, dict[str, int]]],
 ) -> str:
-    """metadata.json per language, manifest.json and the stage report."""
+    """shards/_metadata/{lang}.json, shards/_manifest.json, the dataset card and the stage report."""
     entries = sorted(entries, key=lambda entry: entry.path)
     per_lang = dict(stats)
     for lang in sorted({entry.lang for entry in entries} | set(per_lang)):
@@ -273,7 +287,7 @@ def finish_outputs(
             extra={"counts": dict(sorted(lang_stats.items()))},
         )
         write_atomically(
-            f"{inputs.out.rstrip('/')}/{SHARDS_DIR}/{lang}/{SHARD_METADATA}", metadata.to_json().encode()
+            f"{inputs.out.rstrip('/')}/{SHARDS_DIR}/{metadata_file(lang)}", metadata.to_json().encode()
         )
     manifest = Manifest(
         shards=entries,
@@ -282,6 +296,8 @@ def finish_outputs(
     )
     path = f"{inputs.out.rstrip('/')}/{MANIFEST}"
     write_atomically(path, manifest.to_json().encode())
+    card = dataset_card(inputs, settings, entries, per_lang)
+    write_atomically(f"{inputs.out.rstrip('/')}/{DATASET_CARD}", card.encode())
     report = {
         "stage": STAGE,
         "settings": asdict(settings),
@@ -291,6 +307,59 @@ def finish_outputs(
         f"{inputs.out.rstrip('/')}/reports/shards.json", (json.dumps(report, indent=1) + "\n").encode()
     )
     return path
+
+
+def dataset_card(
+    inputs: ShardInputs,
+    settings: ShardSettings,
+    entries: list[ManifestEntry],
+    per_lang: dict[str, dict[str, int]],
+) -> str:
+    """shards/README.md: a Hugging Face dataset card whose YAML ``configs`` name one config per
+    language, so ``datasets.load_dataset("WORKDIR/shards", "ja", split="train")`` reads one."""
+    langs = sorted({entry.lang for entry in entries if entry.rows})
+    lines = ["---", "configs:"]
+    for lang in langs:
+        lines += [f"- config_name: {lang}", "  data_files:", "  - split: train", f"    path: {lang}/*.arrow"]
+    lines += [
+        "---",
+        "",
+        "# mLUKE pretraining shards",
+        "",
+        "Written by `mluke-data shards build`. One row is one training sequence: `word_ids` is the",
+        "complete model input (`<s>` first, `</s>` last); entity spans are token positions into",
+        "`word_ids` (`entity_ends` exclusive); `entity_ids` index the entity vocabulary",
+        "(`vocab/entity_vocab.jsonl`). Schema: `schemas/shards.py` of mluke-data.",
+        "",
+        "| config | shards | examples | tokens | entity mentions |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for lang in langs:
+        rows = [entry for entry in entries if entry.lang == lang]
+        stats = per_lang.get(lang, {})
+        lines.append(
+            f"| {lang} | {len(rows)} | {sum(e.rows for e in rows)} | {stats.get('tokens', 0)} "
+            f"| {stats.get('mentions', 0)} |"
+        )
+    lines += [
+        "",
+        f"- tokenizer (sha256 of the sentencepiece model): `{inputs.tokenizer_sha256}`",
+        f"- entity vocabulary (sha256 of entity_vocab.jsonl): `{inputs.entity_vocab_sha256}`",
+        f"- word vocabulary size {inputs.word_vocab_size}, entity vocabulary size {inputs.entity_vocab_size}",
+        f"- settings: `{json.dumps(asdict(settings), sort_keys=True)}`",
+        "",
+        "```python",
+        "import datasets",
+        f'ds = datasets.load_dataset("path/to/shards", "{langs[0] if langs else "en"}", split="train")',
+        "import pyarrow.dataset",
+        f'table = pyarrow.dataset.dataset("path/to/shards/{langs[0] if langs else "en"}", format="arrow").to_table()',
+        "```",
+        "",
+        "Per-language counts and settings: `_metadata/{lang}.json`; every file with its size and sha256:",
+        "`_manifest.json` (paths relative to the work directory).",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 class BuildShards(beam.PTransform):
@@ -324,17 +393,16 @@ class BuildShards(beam.PTransform):
                 ExamplesPerFileFn(self.inputs.out, self.inputs.tokenizer_path, self.settings, self.file_index)
             ).with_outputs(ExamplesPerFileFn.STATS, main="parts")
         )
-        out, plan = self.inputs.out, self.plan
+        inputs, settings, plan = self.inputs, self.settings, self.plan
         entries = (
             built.parts
             | "KeyPartsByLanguage" >> beam.Map(lambda part: (part.lang, part))
             | "PartsPerLanguage" >> beam.GroupByKey()
             | "PlanShards" >> beam.FlatMap(plan_shards, plan=plan)
             | "SpreadShards" >> beam.Reshuffle()
-            | "WriteShards" >> beam.Map(lambda element: write_shard(out, element))
+            | "WriteShards" >> beam.Map(lambda element: write_shard(inputs, settings, element))
         )
         stats = built[ExamplesPerFileFn.STATS] | "SumStats" >> beam.CombinePerKey(SumStats())
-        inputs, settings = self.inputs, self.settings
         return sources["impulse"] | "Finish" >> beam.Map(
             lambda _, entries_, stats_: finish_outputs(inputs, settings, entries_, stats_),
             entries_=beam.pvalue.AsList(entries),

@@ -11,8 +11,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
-from schemas.shards import MANIFEST, SHARD_METADATA, SHARD_SCHEMA, SHARDS_DIR, Manifest, ShardMetadata
+from schemas.shards import (
+    DATASET_CARD,
+    MANIFEST,
+    SHARD_SCHEMA,
+    SHARD_SUFFIX,
+    SHARDS_DIR,
+    Manifest,
+    ShardMetadata,
+    metadata_file,
+)
 from schemas.tokens import BOS_ID, EOS_ID
+from transforms.files import match_files
 
 
 @dataclass
@@ -93,12 +103,14 @@ def check_table(table: pa.Table, metadata: ShardMetadata, name: str) -> list[str
 
 
 def verify_workdir(out: str) -> VerifyResult:
-    """Schema, rows, bytes and sha256 against manifest.json; content rules per shard."""
+    """Schema, rows, bytes and sha256 against shards/_manifest.json; content rules per shard."""
     result = VerifyResult()
     root = out.rstrip("/")
     manifest_path = f"{root}/{MANIFEST}"
     if not FileSystems.exists(manifest_path):
-        result.problems.append(f"{manifest_path} is missing: run `mluke-data shards build` first")
+        older = FileSystems.exists(f"{root}/manifest.json")
+        why = " (manifest.json beside shards/ is the older layout)" if older else ""
+        result.problems.append(f"{manifest_path} is missing{why}: run `mluke-data shards build --out {root}`")
         return result
     try:
         manifest = Manifest.from_json(_read(manifest_path))
@@ -109,7 +121,7 @@ def verify_workdir(out: str) -> VerifyResult:
     for entry in manifest.shards:
         path = f"{root}/{entry.path}"
         if entry.lang not in metadata_by_lang:
-            meta_path = f"{root}/{SHARDS_DIR}/{entry.lang}/{SHARD_METADATA}"
+            meta_path = f"{root}/{SHARDS_DIR}/{metadata_file(entry.lang)}"
             try:
                 metadata_by_lang[entry.lang] = ShardMetadata.from_json(_read(meta_path))
             except (OSError, ValueError, KeyError, TypeError) as error:
@@ -136,6 +148,15 @@ def verify_workdir(out: str) -> VerifyResult:
         if not table.schema.equals(SHARD_SCHEMA):
             result.problems.append(f"{entry.path}: schema differs from schemas.shards.SHARD_SCHEMA")
             continue
+        found = {key.decode(): value.decode() for key, value in (table.schema.metadata or {}).items()}
+        for key, value in metadata.schema_metadata().items():
+            if found.get(key) != value:
+                result.problems.append(
+                    f"{entry.path}: schema metadata {key} is {found.get(key)!r}, "
+                    f"{metadata_file(entry.lang)} says {value!r}"
+                )
+        if table.num_rows and pc.any(pc.not_equal(table.column("lang"), entry.lang)).as_py():
+            result.problems.append(f"{entry.path}: a row's lang is not {entry.lang!r}")
         if table.num_rows != entry.rows:
             result.problems.append(f"{entry.path}: {table.num_rows} rows, manifest says {entry.rows}")
         result.rows += table.num_rows
@@ -144,12 +165,24 @@ def verify_workdir(out: str) -> VerifyResult:
         rows = sum(entry.rows for entry in manifest.shards if entry.lang == lang)
         if metadata.examples != rows:
             result.problems.append(
-                f"{lang}: metadata.json says {metadata.examples} examples, shards hold {rows}"
+                f"{lang}: {metadata_file(lang)} says {metadata.examples} examples, shards hold {rows}"
             )
         if metadata.tokenizer_sha256 != manifest.tokenizer_sha256:
             result.problems.append(
-                f"{lang}: tokenizer sha256 differs between metadata.json and manifest.json"
+                f"{lang}: tokenizer sha256 differs between {metadata_file(lang)} and {MANIFEST}"
             )
+    # Readers open a language folder as a dataset: nothing but shard files may sit there.
+    listed = {entry.path for entry in manifest.shards}
+    for lang in sorted(metadata_by_lang):
+        for path in match_files(f"{root}/{SHARDS_DIR}/{lang}/*"):
+            relative = path[len(root) + 1 :]
+            if relative not in listed:
+                kind = "shard" if relative.endswith(f".{SHARD_SUFFIX}") else "file"
+                result.problems.append(
+                    f"{relative}: a {kind} not in {MANIFEST} (readers of {lang}/ would read it)"
+                )
+    if not FileSystems.exists(f"{root}/{DATASET_CARD}"):
+        result.problems.append(f"{DATASET_CARD} is missing (datasets.load_dataset needs it)")
     return result
 
 
