@@ -224,16 +224,17 @@ def test_pretrain_and_export_on_the_built_shards(built, tmp_path):
     run_dir = tmp_path / "run"
     # The acceptance run: tiny preset, 200 steps on the bundled sample's shards.
     args = ["pretrain", "--data", str(built / "shards"), "--preset", "tiny", "--max-steps", "200",
-            "--batch-size", "16", "--num-workers", "0", "--output", str(run_dir), "--no-progress"]  # fmt: skip
+            "--batch-size", "16", "--output", str(run_dir), "--no-progress", "--log-every", "1"]  # fmt: skip
     result = CliRunner().invoke(train_cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert metrics[-1]["step"] == 200
-    # Deterministic for the seed; the entity side (46 ids, 15% of ~2 mentions per short example)
-    # sees few targets per step, so its drop is smaller than the word side's.
-    for loss, ratio in (("mlm_loss", 0.75), ("entity_loss", 0.9)):
-        start = metrics[0][loss]
-        end = sum(row[loss] for row in metrics[-3:]) / 3
+    # Deterministic for the seed. The sample's text is varied (no page repeats itself), so a
+    # 64-wide model in 200 steps learns little more than word frequencies: the MLM loss drops by
+    # about a quarter, the entity loss (a few dozen entities) by half.
+    for loss, ratio in (("mlm_loss", 0.85), ("entity_loss", 0.7)):
+        start = sum(row[loss] for row in metrics[:3]) / 3
+        end = sum(row[loss] for row in metrics[-20:]) / 20
         assert end < ratio * start, (loss, start, end)
     result = CliRunner().invoke(
         train_cli, ["export", str(run_dir), str(tmp_path / "hf")], catch_exceptions=False
