@@ -122,9 +122,10 @@ def classify_page(
 ) -> PageOutcome | None:
     """Everything but the wikitext parse: returns the outcome, or None when the page must be parsed."""
     if raw.title is None or raw.page_id is None:
+        error = raw.problem or "page without title or id"
         return PageOutcome(
             "dead_letter",
-            dead_letter(lang, raw.page_id, raw.title, "bad_page_xml", "page without title or id", raw.source),
+            dead_letter(lang, raw.page_id, raw.title, "bad_page_xml", error, raw.source),
             "bad_page_xml",
         )
     namespace = raw.namespace if raw.namespace is not None else split_page_title(raw.title, site)[0]
