@@ -8,10 +8,29 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 logging.getLogger().addHandler(logging.NullHandler())
 
 from apache_beam.runners.worker import sdk_worker_main  # noqa: E402
 
+
+class _WithoutInputErrorTracebacks:
+    """stderr minus the tracebacks of bad input files (``InputFileError``): the command prints
+    those as one ``Error:`` line, and the SDK harness would print each one in full first."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if "InputFileError: " in text:
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 if __name__ == "__main__":
+    sys.stderr = _WithoutInputErrorTracebacks(sys.stderr)
     sdk_worker_main.main(sys.argv)

@@ -141,7 +141,18 @@ def plan_work_items(inputs: list[DumpInput], work_item_bytes: int) -> list[WorkI
             try:
                 items = plan_multistream(dump.lang, dump.path, dump.index_path, work_item_bytes)
             except (OSError, EOFError, ValueError) as error:
-                raise UserError(f"cannot read the multistream index {dump.index_path}: {error}") from error
+                raise UserError(
+                    f"cannot read the multistream index {dump.index_path}: {error}; fetch it again "
+                    "(`mluke-data fetch`) or delete it to read the dump as one file"
+                ) from error
+            if not items:
+                # No usable index line: every page is still read, only not split over workers.
+                click.echo(
+                    f"warning: the multistream index {dump.index_path} lists no streams; "
+                    f"reading {dump.path} as one file",
+                    err=True,
+                )
+                items = [WorkItem(lang=dump.lang, path=dump.path, shard=0, shards=1)]
         else:
             items = [WorkItem(lang=dump.lang, path=dump.path, shard=0, shards=1)]
         by_lang.setdefault(dump.lang, []).extend(items)
