@@ -15,15 +15,15 @@ logging.getLogger().addHandler(logging.NullHandler())
 from apache_beam.runners.worker import sdk_worker_main  # noqa: E402
 
 
-class _WithoutInputErrorTracebacks:
-    """stderr minus the tracebacks of bad input files (``InputFileError``): the command prints
-    those as one ``Error:`` line, and the SDK harness would print each one in full first."""
+class _WithoutFileErrorTracebacks:
+    """stderr minus the tracebacks of ``UnusableFileError`` (a bad input file, a full disk): the
+    command prints those as one ``Error:`` line, and the SDK harness would print each in full."""
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        if "InputFileError: " in text:
+        if "UnusableFileError: " in text:
             return len(text)
         return self._stream.write(text)
 
@@ -32,5 +32,5 @@ class _WithoutInputErrorTracebacks:
 
 
 if __name__ == "__main__":
-    sys.stderr = _WithoutInputErrorTracebacks(sys.stderr)
+    sys.stderr = _WithoutFileErrorTracebacks(sys.stderr)
     sdk_worker_main.main(sys.argv)

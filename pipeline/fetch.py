@@ -43,6 +43,7 @@ from pipeline.options import (
     pipeline_options,
 )
 from schemas.dumps import DumpStatus, wiki_name
+from transforms.errors import write_failure
 from transforms.fetch import (
     CHUNK_SUFFIX,
     DEFAULT_CONNECTIONS,
@@ -102,7 +103,10 @@ WIKIMEDIA_HOST = "dumps.wikimedia.org"
 
 def _write_report(results: list[FetchResult], path: str) -> str:
     files = [r.to_json() for r in sorted(results, key=lambda r: r.dest)]
-    write_text_atomically(path, json.dumps({"files": files}, indent=1, ensure_ascii=False) + "\n")
+    try:
+        write_text_atomically(path, json.dumps({"files": files}, indent=1, ensure_ascii=False) + "\n")
+    except OSError as error:
+        raise write_failure(path, error) from error
     return path
 
 

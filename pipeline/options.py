@@ -116,7 +116,7 @@ class _Pipeline(beam.Pipeline):
         try:
             result = super().run(test_runner_api)
         except Exception as error:
-            message = input_error_message(error)
+            message = file_error_message(error)
             if message is None:
                 raise
             raise UserError(message) from None
@@ -131,11 +131,11 @@ class _Pipeline(beam.Pipeline):
         return result
 
 
-_INPUT_ERROR = re.compile(r"InputFileError: (.+)")
+_FILE_ERROR = re.compile(r"UnusableFileError: (.+)")
 
 
-def input_error_message(error: BaseException) -> str | None:
-    """The message of an ``InputFileError`` (a bad input file) raised in a worker, or None.
+def file_error_message(error: BaseException) -> str | None:
+    """The message of an ``UnusableFileError`` (transforms.errors) raised in a worker, or None.
 
     Runners wrap a worker's exception differently: in-process ones re-raise it (message extended
     with the step name), others raise a RuntimeError that holds the worker's traceback as text.
@@ -144,10 +144,10 @@ def input_error_message(error: BaseException) -> str | None:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if type(current).__name__ == "InputFileError":
+        if type(current).__name__ == "UnusableFileError":
             return str(current).split(" [while running", 1)[0].strip()
         current = current.__cause__ or current.__context__
-    found = _INPUT_ERROR.findall(str(error))
+    found = _FILE_ERROR.findall(str(error))
     return found[-1].split(" [while running", 1)[0].strip() if found else None
 
 

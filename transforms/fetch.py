@@ -51,6 +51,7 @@ from schemas.dumps import (
     is_index_file,
     parse_dumpstatus,
 )
+from transforms.errors import write_failure
 from transforms.files import write_atomically
 
 _LOG = logging.getLogger(__name__)
@@ -1034,8 +1035,12 @@ class DownloadFiles(beam.DoFn):
             _LOG.info("fetching %s (%s)", task.url, human_bytes(task.size or 0))
             try:
                 result = download_file(task, self._session, self._settings, events)
-            except (FetchError, OSError, requests.RequestException) as err:
+            except (FetchError, requests.RequestException) as err:
                 result = _result(task, STATUS_FAILED, message=str(err))
+                events.failed.inc()
+                _LOG.error("%s", err)
+            except OSError as err:  # the work directory: disk full, no permission
+                result = _result(task, STATUS_FAILED, message=str(write_failure(task.dest, err)))
                 events.failed.inc()
                 _LOG.error("%s", err)
             else:
@@ -1090,5 +1095,8 @@ class RecordDumpStatus(beam.DoFn):
         if FileSystems.exists(path):
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
                 existing = f.read().decode("utf-8", errors="replace")
-        write_text_atomically(path, merge_status_json(existing, self._statuses[key]))
+        try:
+            write_text_atomically(path, merge_status_json(existing, self._statuses[key]))
+        except OSError as error:
+            raise write_failure(path, error) from error
         yield path

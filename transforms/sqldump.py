@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any, BinaryIO, Protocol
 
 from schemas.dumps import wiki_name
+from transforms.errors import UnusableFileError
 
 SqlValue = int | float | str | None
 
@@ -58,22 +59,15 @@ class SqlParseError(ValueError):
     """The input is not a MySQL dump the reader understands; the message names the byte offset."""
 
 
-class InputFileError(Exception):
-    """An input file that cannot be used; the message names the file and what to do.
-
-    Raised inside a pipeline's workers; the command turns it into one ``Error:`` line.
-    """
-
-
 @contextmanager
 def reading_input(path: str, fix: str) -> Iterator[None]:
-    """Turns what a reader of ``path`` raises on a bad file into an :class:`InputFileError`."""
+    """Turns what a reader of ``path`` raises on a bad file into an :class:`UnusableFileError`."""
     try:
         yield
     except SqlParseError as error:
-        raise InputFileError(f"{path}: {error}; {fix}") from error
+        raise UnusableFileError(f"{path}: {error}; {fix}") from error
     except (EOFError, OSError, zlib.error) as error:
-        raise InputFileError(f"{path}: the file is cut off or damaged ({error}); {fix}") from error
+        raise UnusableFileError(f"{path}: the file is cut off or damaged ({error}); {fix}") from error
 
 
 # mysqldump starts its output with this line and ends it with "-- Dump completed on ...".
