@@ -443,6 +443,25 @@ def _decompressor(path: str) -> Any:
     return None
 
 
+# Decompressed bytes taken per call: a bz2 decompressor decodes the next block only once the
+# output of the last one is taken, so the blocks before a damaged one all come out.
+_OUT = 1 << 16
+
+
+def _decompress(decompressor: Any, piece: bytes) -> Iterator[bytes]:
+    if isinstance(decompressor, bz2.BZ2Decompressor):
+        out = decompressor.decompress(piece, max_length=_OUT)
+        while True:
+            if out:
+                yield out
+            if decompressor.eof or decompressor.needs_input:
+                return
+            out = decompressor.decompress(b"", max_length=_OUT)
+    out = decompressor.decompress(piece)
+    if out:
+        yield out
+
+
 def _chunks(path: str) -> Iterator[bytes | _Gap]:
     """Decompressed bytes of a dump file (bz2, gz or plain, by extension), as far as they go.
 
@@ -477,10 +496,11 @@ def _chunks(path: str) -> Iterator[bytes | _Gap]:
                 piece, chunk = chunk[:_FEED], chunk[_FEED:]
                 fed = True
                 try:
-                    out = decompressor.decompress(piece)
+                    yield from _decompress(decompressor, piece)
                 except (OSError, EOFError, ValueError, zlib.error) as error:
                     kind = "bz2" if path.endswith(".bz2") else "gzip"
-                    yield _Gap(f"damaged {kind} data near byte {position} of the file: {error}")
+                    where = f"bytes {position}-{position + len(piece)}"
+                    yield _Gap(f"damaged {kind} data in {where} of the file: {error}")
                     rest = piece[1:] + chunk
                     if kind != "bz2":
                         return
@@ -493,8 +513,6 @@ def _chunks(path: str) -> Iterator[bytes | _Gap]:
                     chunk = rest[found.start() :]
                     decompressor, fed = _decompressor(path), False
                     continue
-                if out:
-                    yield out
                 if decompressor.eof:
                     unused = decompressor.unused_data
                     position += len(piece) - len(unused)
