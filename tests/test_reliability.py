@@ -435,7 +435,7 @@ def test_page_props_cut_at_a_row_boundary_is_one_error(
 
     code, output, _ = _vocab_with_page_props(extracted_sample, tmp_path / "2", cut_after_statement)
     assert code == 2
-    _one_error_line(output, "Dump completed")
+    _one_error_line(output, "ENABLE KEYS")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -70,9 +70,10 @@ def reading_input(path: str, fix: str) -> Iterator[None]:
         raise UnusableFileError(f"{path}: the file is cut off or damaged ({error}); {fix}") from error
 
 
-# mysqldump starts its output with this line and ends it with "-- Dump completed on ...".
+# mysqldump starts its output with this line; after the last INSERT of a table it writes
+# "/*!40000 ALTER TABLE `t` ENABLE KEYS */;" and at the very end "-- Dump completed on ...".
 _DUMP_HEADER = b"-- MySQL dump"
-_DUMP_TRAILER = b"-- Dump completed"
+_DUMP_ENDINGS = (b"ENABLE KEYS", b"-- Dump completed")
 
 
 class _Readable(Protocol):
@@ -147,7 +148,7 @@ def iter_sql_rows(
     ``needles`` is a cheap pre-filter: a row whose raw bytes contain none of them is skipped
     without being decoded. A file that is cut off raises :class:`SqlParseError`: one that ends
     inside a row or an ``INSERT`` statement, damaged or cut compressed data, and a mysqldump
-    file (``-- MySQL dump`` first line) without its ``-- Dump completed`` trailer.
+    file (``-- MySQL dump`` first line) that ends without mysqldump's closing lines.
     """
     table_bytes = table.encode() if table is not None else None
     buf = b""
@@ -190,10 +191,10 @@ def iter_sql_rows(
                 keep_from = cut if cut >= 0 and len(buf) - cut < 1 << 16 else max(pos, len(buf) - 16)
                 pos = keep_from
                 if not more():
-                    if header and _DUMP_TRAILER not in tail:
+                    if header and not any(ending in tail for ending in _DUMP_ENDINGS):
                         raise SqlParseError(
-                            f"the file ends at byte {consumed + len(buf)} without mysqldump's "
-                            "'-- Dump completed' line: it was cut off"
+                            f"the file ends at byte {consumed + len(buf)} without what mysqldump writes "
+                            "after the last row ('ENABLE KEYS', '-- Dump completed'): it was cut off"
                         )
                     return
                 continue
