@@ -295,6 +295,7 @@ def _broken_inputs(root: Path) -> list[str]:
 def broken(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, int]], str]:
     root = tmp_path_factory.mktemp("broken")
     args = ["extract", "--out", str(root / "out"), "--workers", "1", "--parse-isolation", "none"]
+    args += ["--work-item-mb", "0.0001"]  # a work item per stream: the ghost offset is one of its own
     for spec in _broken_inputs(root):
         args += ["--input", spec]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
