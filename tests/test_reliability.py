@@ -183,6 +183,39 @@ def test_dumpstatus_of_any_shape_is_refused_with_a_message(files: Any) -> None:
         plan_dump(status, "enwiki", DATE, ["pagepropstable"], "http://127.0.0.1:9", "/tmp/out")
 
 
+DAMAGE = [b"\xff\xfe", b"\x00", b"&#0;", b"&undefined;", b"</text>", b"<page>", b"</page>", b"]]>"]
+
+
+@PROPERTY
+@given(
+    damage=st.lists(st.one_of(st.none(), st.sampled_from(DAMAGE)), min_size=1, max_size=12),
+    chunk=st.integers(7, 300),
+    compress=st.booleans(),
+)
+def test_whole_file_reader_accounts_for_every_page(
+    damage: list[bytes | None], chunk: int, compress: bool, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import transforms.dumpreader as dumpreader
+
+    pages = [Page(f"Page {i}", i, "PLACEHOLDER") for i in range(1, len(damage) + 1)]
+    texts = {f"Page {i}": b"text " + (bad or b"fine") + b" more" for i, bad in enumerate(damage, start=1)}
+    data = _xml_with(pages, texts)
+    path = tmp_path_factory.mktemp("pages") / ("enwiki-x.xml.bz2" if compress else "enwiki-x.xml")
+    path.write_bytes(bz2.compress(data) if compress else data)
+    original = dumpreader._READ_CHUNK
+    dumpreader._READ_CHUNK = chunk  # page boundaries at every place a chunk can end
+    try:
+        entries = list(read_whole_file(str(path)))
+    finally:
+        dumpreader._READ_CHUNK = original
+    good = [e.page_id for e in entries if isinstance(e, RawPage)]
+    lost = sum(e.pages_lost for e in entries if isinstance(e, ReadProblem))
+    assert good == sorted(set(good))
+    # Every page comes out or is counted; a stray <page> may make a page of its own.
+    assert len(good) + lost >= len(damage)
+    assert {i for i, bad in enumerate(damage, start=1) if bad is None} <= set(good)
+
+
 # ----------------------------------------------------------------------------------------------
 # Broken dumps through `mluke-data extract`: one run over a file per case, one language each
 

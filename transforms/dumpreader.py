@@ -561,72 +561,78 @@ class _WholeFileReader:
     """Cuts a dump's XML into ``<page>`` blocks and parses each on its own.
 
     Broken XML (invalid UTF-8, a NUL, an undefined entity, a missing close tag) then costs only
-    the page it is in: reading goes on at the next ``<page>``.
+    the page it is in: reading goes on at the next ``<page>``. ``buf[pos:]`` is the unread data.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.buf = b""
+        self.pos = 0
         self.pages = 0
         self.header_done = False
         self.saw_root = False
         self.root_closed = False
         self.bytes = 0
-        self.scanned = 0  # buf[:scanned] holds no page boundary after the current page start
+        self.scanned = 0  # no page boundary in buf[pos + 5 : scanned] after the current page start
+
+    def drop_partial_page(self) -> None:
+        self.buf, self.pos, self.scanned = b"", 0, 0
 
     def feed(self, data: bytes, final: bool = False) -> Iterator[dict[str, Any] | RawPage | ReadProblem]:
         self.bytes += len(data)
-        self.buf += data
+        if data:
+            self.scanned = max(0, self.scanned - self.pos)
+            self.buf = self.buf[self.pos :] + data
+            self.pos = 0
+        buf = self.buf
         if not self.header_done:
-            first = _PAGE_OPEN.search(self.buf)
+            first = _PAGE_OPEN.search(buf)
             if first is None and not final:
                 return
-            header = self.buf if first is None else self.buf[: first.start()]
+            header = buf if first is None else buf[: first.start()]
             self.header_done = True
             self.saw_root = _ROOT_OPEN.search(header) is not None
             self.root_closed = _ROOT_CLOSE.search(header) is not None
             siteinfo = siteinfo_from_header(header)
             if siteinfo:
                 yield siteinfo
-            if first is None:
-                self.buf = b""
-                return
-            self.buf = self.buf[first.start() :]
+            self.pos = len(buf) if first is None else first.start()
             self.scanned = 0
-        while self.buf:
-            buf = self.buf
-            if not buf.startswith(b"<page"):
-                following = _PAGE_OPEN.search(buf)
-                between = buf if following is None else buf[: following.start()]
-                if _ROOT_CLOSE.search(between):
+        while self.pos < len(buf):
+            pos = self.pos
+            if not buf.startswith(b"<page", pos):
+                following = _PAGE_OPEN.search(buf, pos)
+                if _ROOT_CLOSE.search(buf, pos, len(buf) if following is None else following.start()):
                     self.root_closed = True
                 if following is None:
-                    self.buf = buf[-16:] if not final and b"<" in buf[-16:] else b""
+                    # Keep a tail that may be the start of a <page> cut by the chunk boundary.
+                    keep = len(buf) - 16 if not final and b"<" in buf[-16:] else len(buf)
+                    self.pos = max(pos, keep)
                     self.scanned = 0
                     return
-                self.buf = buf[following.start() :]
+                self.pos = following.start()
                 self.scanned = 0
                 continue
-            search_from = max(5, self.scanned - 16)
+            search_from = max(pos + 5, self.scanned - 16)
             close = buf.find(_PAGE_CLOSE, search_from)
             following = _PAGE_OPEN.search(buf, search_from, close if close >= 0 else len(buf))
             if following is not None:
                 # A page that never closes before the next one starts.
                 self.pages += 1
                 yield _bad_page(
-                    buf[: following.start()],
+                    buf[pos : following.start()],
                     f"{self.path}#page{self.pages}",
                     "bad_page_xml",
                     "XML error: the page ends before its </page>",
                 )
-                self.buf = buf[following.start() :]
+                self.pos = following.start()
                 self.scanned = 0
                 continue
             if close < 0:
                 self.scanned = len(buf)
                 return
-            block = buf[: close + len(_PAGE_CLOSE)]
-            self.buf = buf[close + len(_PAGE_CLOSE) :]
+            block = buf[pos : close + len(_PAGE_CLOSE)]
+            self.pos = close + len(_PAGE_CLOSE)
             self.scanned = 0
             self.pages += 1
             source = f"{self.path}#page{self.pages}"
@@ -639,7 +645,7 @@ class _WholeFileReader:
 
     def partial_page(self) -> bytes:
         """The start of a page that the data ended inside, if any."""
-        return self.buf if self.buf.startswith(b"<page") else b""
+        return self.buf[self.pos :] if self.buf.startswith(b"<page", self.pos) else b""
 
 
 def read_whole_file(path: str) -> Iterator[dict[str, Any] | RawPage | ReadProblem]:
@@ -662,9 +668,8 @@ def read_whole_file(path: str) -> Iterator[dict[str, Any] | RawPage | ReadProble
                     source=path,
                 )
                 damaged = chunk
-                # The page cut by the damage cannot be completed: drop its start.
-                reader.buf = b"" if partial else reader.buf
-                reader.scanned = 0
+                if partial:  # the page cut by the damage cannot be completed
+                    reader.drop_partial_page()
                 continue
             yield from reader.feed(chunk)
         yield from reader.feed(b"", final=True)
