@@ -549,6 +549,31 @@ def test_full_disk_during_fetch_is_one_error_and_the_rerun_resumes(tmp_path: Pat
         assert placed.read_bytes() == data
 
 
+def test_full_disk_during_extract_is_one_error(extracted_sample: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    shutil.copytree(extracted_sample / "dumps", work / "dumps")
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "extract",
+        "--langs",
+        "en",
+        "--out",
+        str(work),
+        "--workers",
+        "1",
+    ]
+
+    def small_disk() -> None:  # the pages shard outgrows what the disk takes
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    full = subprocess.run(command, capture_output=True, text=True, preexec_fn=small_disk, timeout=300)
+    assert full.returncode == 2, full.stderr
+    _one_error_line(full.stdout + full.stderr, "cannot write", "/pages/en/", "run the same command again")
+
+
 def _task(
     server: MirrorServer, tmp_path: Path, data: bytes, *, size: int | None, sha1: str | None
 ) -> FileTask:

@@ -17,5 +17,5 @@ def write_failure(path: str, error: OSError) -> UnusableFileError:
     """The error for a failed write under the work directory (disk full, no permission, ...)."""
     return UnusableFileError(
         f"cannot write {path}: {error.strerror or error}; free some space (or fix the permissions) "
-        "and run the same command again: it resumes where it stopped"
+        "and run the same command again"
     )
