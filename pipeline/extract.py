@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -201,7 +202,7 @@ def run_extract(
     return report
 
 
-def print_summary(report: dict[str, Any], seconds: float) -> None:
+def print_summary(report: dict[str, Any], seconds: float, out: str = "WORKDIR") -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -222,17 +223,15 @@ def print_summary(report: dict[str, Any], seconds: float) -> None:
     for lang, stats in report["languages"].items():
         table.add_row(lang, *[f"{stats.get(key, 0):,}" for _, key in columns[1:]])
     Console(width=max(100, Console().width)).print(table)
-    reasons = {
-        key: value
-        for stats in report["languages"].values()
-        for key, value in stats.items()
-        if key.startswith(("dead_letter.", "read_problem."))
-    }
-    if reasons:
-        click.echo(
-            "dead letters by reason: "
-            + ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in sorted(reasons.items()))
-        )
+    totals: Counter[str] = Counter()
+    for stats in report["languages"].values():
+        totals.update({k: v for k, v in stats.items() if k.startswith(("dead_letter.", "read_problem."))})
+    for prefix, title in (("dead_letter.", "dead letters by reason"), ("read_problem.", "read problems")):
+        found = sorted((k.split(".", 1)[1], v) for k, v in totals.items() if k.startswith(prefix))
+        if found:
+            click.echo(f"{title}: " + ", ".join(f"{reason}={count:,}" for reason, count in found))
+    if totals:
+        click.echo(f"details: {out.rstrip('/')}/{ERRORS_DIR}/ (one row each, with the error)")
 
 
 @click.command(
@@ -347,4 +346,4 @@ def extract_command(
     if as_json:
         click.echo(json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False))
     else:
-        print_summary(report, time.monotonic() - started)
+        print_summary(report, time.monotonic() - started, out)
