@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -141,7 +142,18 @@ def plan_work_items(inputs: list[DumpInput], work_item_bytes: int) -> list[WorkI
             try:
                 items = plan_multistream(dump.lang, dump.path, dump.index_path, work_item_bytes)
             except (OSError, EOFError, ValueError) as error:
-                raise UserError(f"cannot read the multistream index {dump.index_path}: {error}") from error
+                raise UserError(
+                    f"cannot read the multistream index {dump.index_path}: {error}; fetch it again "
+                    "(`mluke-data fetch`) or delete it to read the dump as one file"
+                ) from error
+            if not items:
+                # No usable index line: every page is still read, only not split over workers.
+                click.echo(
+                    f"warning: the multistream index {dump.index_path} lists no streams; "
+                    f"reading {dump.path} as one file",
+                    err=True,
+                )
+                items = [WorkItem(lang=dump.lang, path=dump.path, shard=0, shards=1)]
         else:
             items = [WorkItem(lang=dump.lang, path=dump.path, shard=0, shards=1)]
         by_lang.setdefault(dump.lang, []).extend(items)
@@ -190,7 +202,7 @@ def run_extract(
     return report
 
 
-def print_summary(report: dict[str, Any], seconds: float) -> None:
+def print_summary(report: dict[str, Any], seconds: float, out: str = "WORKDIR") -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -211,17 +223,15 @@ def print_summary(report: dict[str, Any], seconds: float) -> None:
     for lang, stats in report["languages"].items():
         table.add_row(lang, *[f"{stats.get(key, 0):,}" for _, key in columns[1:]])
     Console(width=max(100, Console().width)).print(table)
-    reasons = {
-        key: value
-        for stats in report["languages"].values()
-        for key, value in stats.items()
-        if key.startswith(("dead_letter.", "read_problem."))
-    }
-    if reasons:
-        click.echo(
-            "dead letters by reason: "
-            + ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in sorted(reasons.items()))
-        )
+    totals: Counter[str] = Counter()
+    for stats in report["languages"].values():
+        totals.update({k: v for k, v in stats.items() if k.startswith(("dead_letter.", "read_problem."))})
+    for prefix, title in (("dead_letter.", "dead letters by reason"), ("read_problem.", "read problems")):
+        found = sorted((k.split(".", 1)[1], v) for k, v in totals.items() if k.startswith(prefix))
+        if found:
+            click.echo(f"{title}: " + ", ".join(f"{reason}={count:,}" for reason, count in found))
+    if totals:
+        click.echo(f"details: {out.rstrip('/')}/{ERRORS_DIR}/ (one row each, with the error)")
 
 
 @click.command(
@@ -336,4 +346,4 @@ def extract_command(
     if as_json:
         click.echo(json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False))
     else:
-        print_summary(report, time.monotonic() - started)
+        print_summary(report, time.monotonic() - started, out)

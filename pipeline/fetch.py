@@ -42,7 +42,8 @@ from pipeline.options import (
     is_local_runner,
     pipeline_options,
 )
-from schemas.dumps import DumpStatus, parse_dumpstatus, wiki_name
+from schemas.dumps import DumpStatus, wiki_name
+from transforms.errors import write_failure
 from transforms.fetch import (
     CHUNK_SUFFIX,
     DEFAULT_CONNECTIONS,
@@ -78,6 +79,7 @@ from transforms.fetch import (
     normalize_mirror,
     parse_checksums_file,
     parse_dump_dates,
+    parse_status_document,
     plan_dump,
     recorded_status,
     resolve_latest,
@@ -101,7 +103,10 @@ WIKIMEDIA_HOST = "dumps.wikimedia.org"
 
 def _write_report(results: list[FetchResult], path: str) -> str:
     files = [r.to_json() for r in sorted(results, key=lambda r: r.dest)]
-    write_text_atomically(path, json.dumps({"files": files}, indent=1, ensure_ascii=False) + "\n")
+    try:
+        write_text_atomically(path, json.dumps({"files": files}, indent=1, ensure_ascii=False) + "\n")
+    except OSError as error:
+        raise write_failure(path, error) from error
     return path
 
 
@@ -211,9 +216,12 @@ class MirrorClient:
         if text is None:
             return None
         try:
-            return parse_dumpstatus(text)
+            return parse_status_document(text)
         except ValueError as err:
-            raise UserError(f"{wiki} {date}: unreadable dumpstatus.json on {self.mirror}: {err}") from err
+            raise UserError(
+                f"{wiki} {date}: unusable dumpstatus.json at {dumpstatus_url(self.mirror, wiki, date)}: "
+                f"{err}; try another --mirror or --dump-date"
+            ) from err
 
     def head_size(self, url: str) -> tuple[bool, int | None]:
         """(exists, Content-Length)."""
@@ -583,6 +591,7 @@ def run_fetch(
     beam_args: Sequence[str] = (),
     workers: int | None = None,
     messages_to_stderr: bool = False,
+    max_unlisted_gb: float | None = None,
 ) -> Plan:
     """Everything ``mluke-data fetch`` does; returns the plan. Raises UserError on user mistakes.
 
@@ -619,8 +628,11 @@ def run_fetch(
     if connections > DEFAULT_CONNECTIONS and WIKIMEDIA_HOST in mirror:
         warn(f"warning: Wikimedia allows {DEFAULT_CONNECTIONS} connections per client; using {connections}")
     agent = user_agent(contact)
+    settings = RETRY_SETTINGS
+    if max_unlisted_gb is not None:
+        settings = dataclasses.replace(settings, max_unlisted_bytes=int(max_unlisted_gb * (1 << 30)))
 
-    client = MirrorClient(mirror, agent, RETRY_SETTINGS)
+    client = MirrorClient(mirror, agent, settings)
     try:
         plan = make_plan(lang_list, dump_date, what_list, out, client, say)
     finally:
@@ -653,7 +665,7 @@ def run_fetch(
         statuses=plan.statuses,
         connections=connections,
         agent=agent,
-        settings=RETRY_SETTINGS,
+        settings=settings,
         report_path=report_path,
     )
     started = time.monotonic()
@@ -731,6 +743,13 @@ def run_fetch(
     default=None,
     help="E-mail or URL put in the User-Agent so mirror operators can reach you [env: MLUKE_CONTACT].",
 )
+@click.option(
+    "--max-unlisted-gb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=RetrySettings.max_unlisted_bytes / (1 << 30),
+    show_default=True,
+    help="Largest file accepted (GiB) when the mirror lists no size for it.",
+)
 @beam_options(
     workers_help="Local worker processes (default: one per download group, i.e. --connections per host)."
 )
@@ -743,6 +762,7 @@ def fetch_command(
     connections: int,
     dry_run: bool,
     contact: str | None,
+    max_unlisted_gb: float,
     beam_args: list[str],
     workers: int | None,
 ) -> None:
@@ -767,4 +787,5 @@ def fetch_command(
         contact=contact,
         beam_args=beam_args,
         workers=workers,
+        max_unlisted_gb=max_unlisted_gb,
     )

@@ -185,7 +185,13 @@ class _Pipeline(beam.Pipeline):
     would launch can be inspected offline."""
 
     def run(self, test_runner_api: Any = "AUTO") -> Any:
-        result = super().run(test_runner_api)
+        try:
+            result = super().run(test_runner_api)
+        except Exception as error:
+            message = file_error_message(error)
+            if message is None:
+                raise
+            raise UserError(message) from None
         job = getattr(result, "job", None)
         job_file = self._options.view_as(DebugOptions).dataflow_job_file
         if job is not None and job_file and self._options.view_as(TestOptions).dry_run:
@@ -195,6 +201,26 @@ class _Pipeline(beam.Pipeline):
             with FileSystems.create(job_file) as handle:
                 handle.write(json_format.MessageToJson(job.proto_pipeline).encode())
         return result
+
+
+_FILE_ERROR = re.compile(r"UnusableFileError: (.+)")
+
+
+def file_error_message(error: BaseException) -> str | None:
+    """The message of an ``UnusableFileError`` (transforms.errors) raised in a worker, or None.
+
+    Runners wrap a worker's exception differently: in-process ones re-raise it (message extended
+    with the step name), others raise a RuntimeError that holds the worker's traceback as text.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ == "UnusableFileError":
+            return str(current).split(" [while running", 1)[0].strip()
+        current = current.__cause__ or current.__context__
+    found = _FILE_ERROR.findall(str(error))
+    return found[-1].split(" [while running", 1)[0].strip() if found else None
 
 
 def create_pipeline(options: PipelineOptions) -> beam.Pipeline:

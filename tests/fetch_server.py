@@ -19,6 +19,11 @@ Faults (each affects the next ``times`` matching requests, -1 for all of them):
 - ``corrupt``: serve the right number of bytes with some of them flipped.
 - ``slow``: wait ``delay`` seconds before answering at all.
 - ``norange``: ignore the Range header and send the whole file with 200, as some servers do.
+- ``short``: ignore Range and answer 200 with only the first ``after_bytes`` bytes (with their
+  Content-Length, or none at all when ``length`` is False: the body ends when the connection does).
+- ``redirect``: answer ``status`` (use 302) with ``Location: location``.
+- ``html``: answer 200 with an HTML error page instead of the file.
+- ``endless``: answer 200 without Content-Length and send bytes until the client hangs up.
 
 Directories are served as an index page with ``<a href="name/">`` links, like Apache or nginx
 autoindex on a real mirror. GET and HEAD are supported, with single ``Range: bytes=N-[M]``.
@@ -57,13 +62,15 @@ from schemas.dumps import (
 @dataclass
 class Fault:
     path: str
-    kind: str  # drop | status | corrupt | slow | norange
+    kind: str  # drop | status | corrupt | slow | norange | short | redirect | html | endless
     times: int = 1
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
     after_bytes: int | None = None
     delay: float = 0.0
     methods: tuple[str, ...] = ("GET",)
+    length: bool = True
+    location: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,6 +191,23 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "status":
             self._send_simple(fault.status, f"injected {fault.status}\n".encode(), fault.headers, body)
             return
+        if fault is not None and fault.kind == "redirect":
+            self._send_simple(fault.status, b"", {"Location": fault.location}, body)
+            return
+        if fault is not None and fault.kind == "html":
+            page = b"<!DOCTYPE html>\n<html><head><title>Error</title></head><body>Try later</body></html>\n"
+            self._send_simple(200, page, {"Content-Type": "text/html"}, body)
+            return
+        if fault is not None and fault.kind == "endless":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            self.close_connection = True
+            block = b"BZh9" + bytes(65532)
+            with contextlib.suppress(OSError):
+                for _ in range(1 << 14):  # 1 GiB at most, in case a client never hangs up
+                    self.wfile.write(block)
+            return
         target = (self.mirror.root / path.lstrip("/")).resolve()
         root = self.mirror.root.resolve()
         if target != root and root not in target.parents:
@@ -199,6 +223,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_simple(404, b"not found\n", {}, body)
             return
         data = target.read_bytes()
+        if fault is not None and fault.kind == "short":
+            payload = data[: fault.after_bytes if fault.after_bytes is not None else len(data) // 2]
+            self.send_response(200)
+            if fault.length:
+                self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.close_connection = True
+            if body:
+                self.wfile.write(payload)
+            return
         self._send_file(data, body, fault)
 
     def _send_simple(self, status: int, data: bytes, headers: dict[str, str], body: bool) -> None:
@@ -301,6 +335,7 @@ def write_dump(
     status: dict[str, str] | None = None,
     extra_jobs: dict[str, str] | None = None,
     checksums: bool = True,
+    sizes: bool = True,
 ) -> None:
     """Writes ``{root}/{wiki}/{date}/`` with the files and a matching dumpstatus.json.
 
@@ -318,7 +353,7 @@ def write_dump(
             entries.append(
                 DumpFile(
                     name=name,
-                    size=len(data),
+                    size=len(data) if sizes else None,
                     url=f"/{wiki}/{date}/{name}",
                     md5=hashlib.md5(data).hexdigest() if checksums else None,
                     sha1=hashlib.sha1(data).hexdigest() if checksums else None,

@@ -181,7 +181,7 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     )
     return {
         "truncated": (truncated, "truncated_file"),
-        "broken": (broken, "bad_xml"),
+        "broken": (broken, "bad_page_xml"),
         "empty": (empty, "empty_file"),
         "no_siteinfo": (no_siteinfo, ""),
     }
@@ -202,8 +202,11 @@ def test_bad_input_files_are_reported_not_fatal(tmp_path, case):
         assert stats["skipped_namespace"] == 1 and stats["article"] == 1 and errors == []
         return
     assert stats[f"read_problem.{reason}"] == 1
-    assert [(row["page_id"], row["reason"]) for row in errors] == [(None, reason)] and errors[0]["error"]
+    assert [row["reason"] for row in errors] == [reason] and errors[0]["error"]
+    assert stats.get("pages_read", 0) == stats.get("article", 0) + stats.get("dead_letter", 0)
     if case == "truncated":
         assert 0 < stats["article"] < 3000  # every complete page before the cut is kept
+        # The page cut in half is counted as read and lost.
+        assert stats["dead_letter.truncated_file"] == 1 and errors[0]["page_id"] == stats["article"] + 1
     if case == "broken":
-        assert stats["article"] == 10
+        assert stats["article"] == 19 and errors[0]["page_id"] == 11

@@ -39,6 +39,11 @@ CREATE TABLE `page_props` (
 /*!40000 ALTER TABLE `page_props` DISABLE KEYS */;
 """
 
+TRAILER = b"""/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */;
+
+-- Dump completed on 2026-11-01 20:18:49
+"""
+
 # Rows a real page_props dump contains, escaped as mysqldump escapes them.
 NASTY = (
     rb"(1,'wikibase_item','Q42',NULL),"
@@ -77,7 +82,7 @@ EXPECTED = [
 
 def dump(*statements: bytes) -> bytes:
     body = b"".join(b"INSERT INTO `page_props` VALUES " + s + b";\n" for s in statements)
-    return HEADER + body + b"/*!40000 ALTER TABLE `page_props` ENABLE KEYS */;\n"
+    return HEADER + body + b"/*!40000 ALTER TABLE `page_props` ENABLE KEYS */;\n" + TRAILER
 
 
 def test_parse_row_values() -> None:
@@ -128,6 +133,7 @@ def test_several_statements_other_tables_and_column_lists() -> None:
         + b"INSERT INTO `other_table` VALUES (3,'wikibase_item','Q3',NULL);\n"
         + b"INSERT INTO `page_props` (`pp_page`,`pp_propname`,`pp_value`,`pp_sortkey`) VALUES\n"
         + b"(4,'wikibase_item','Q4',NULL),\n(5,'wikibase_item','Q5',NULL);\n"
+        + TRAILER
     )
     assert list(iter_page_props_items(io.BytesIO(data), chunk_size=5)) == [
         (1, "Q1"),
@@ -147,7 +153,8 @@ def test_page_props_items_skip_other_props_and_bad_values() -> None:
 
 def test_empty_dump_and_dump_without_rows() -> None:
     assert list(iter_sql_rows(io.BytesIO(b""))) == []
-    assert list(iter_sql_rows(io.BytesIO(HEADER))) == []
+    assert list(iter_sql_rows(io.BytesIO(HEADER + TRAILER))) == []
+    assert list(iter_sql_rows(io.BytesIO(b"INSERT INTO `t` VALUES (1);\n"))) == [(1,)]  # no header
 
 
 def test_truncated_and_malformed_dumps() -> None:
@@ -155,9 +162,12 @@ def test_truncated_and_malformed_dumps() -> None:
     cut = data[: data.index(b"(13,") + 8]  # inside a string of the last-but-one row
     with pytest.raises(SqlParseError, match="truncated"):
         list(iter_sql_rows(io.BytesIO(cut), chunk_size=16))
-    # cut right after a complete row: keep what is there
+    # cut right after a complete row, or between statements: the cut is found, not ignored
     after_row = data[: data.index(b",(8,")]
-    assert [row[0] for row in iter_sql_rows(io.BytesIO(after_row))] == [1, 2, 3, 4, 5, 6, 7]
+    with pytest.raises(SqlParseError, match="ends inside an INSERT statement"):
+        list(iter_sql_rows(io.BytesIO(after_row)))
+    with pytest.raises(SqlParseError, match="cut off"):
+        list(iter_sql_rows(io.BytesIO(data[: data.index(b"/*!40000 ALTER TABLE `page_props` ENABLE")])))
     with pytest.raises(SqlParseError, match="expected ',' or ';'"):
         list(iter_sql_rows(io.BytesIO(HEADER + b"INSERT INTO `page_props` VALUES (1,'a') (2,'b');\n")))
     with pytest.raises(SqlParseError, match="oversized"):

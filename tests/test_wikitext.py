@@ -60,6 +60,31 @@ def test_localized_category_and_file_namespaces():
     assert article.categories == ("Stadt in Deutschland",)
 
 
+@pytest.mark.parametrize(
+    "link",
+    [
+        "[[Datei:Flag of Berlin.svg|mini|Landesflagge Berlins]]",  # German names on an Arabic page
+        "[[Bild:Flag of Berlin.svg|Landesflagge [[Berlin]]s]]",  # a media file name, no options
+        "[[Fichier:Drapeau|vignette|droite|Drapeau]]",  # image options, no file extension
+        "[[File:Flag.svg|250px|Flag]]",  # the canonical name works everywhere
+        "[[ملف:Flag.svg|تصغير|علم]]",  # the page's own name
+        "[[Kategorie:Berlin.svg|mini]]",
+    ],
+)
+def test_file_links_in_any_known_language_are_no_entities(link):
+    local = extract("نص [[ملف:Flag of Berlin.svg|تصغير|علم برلين]] عن [[برلين]].", "ar")
+    foreign = extract(f"نص {link} عن [[برلين]].", "ar")
+    assert [(p.text, spans(p)) for p in foreign.paragraphs] == [(p.text, spans(p)) for p in local.paragraphs]
+    assert [(p.text, spans(p)) for p in foreign.paragraphs] == [("نص عن برلين.", [("برلين", "برلين")])]
+    assert foreign.categories == ()
+
+
+def test_foreign_namespace_names_without_file_signs_stay_links():
+    # Without image options or a media file name nothing says the link is a file link.
+    (paragraph,) = extract("Siehe [[Datei:Liste|die Liste]].", "ar").paragraphs
+    assert spans(paragraph) == [("die Liste", "Datei:Liste")]
+
+
 def test_inline_templates_keep_their_text():
     (paragraph,) = extract(
         "The city {{lang|de|[[Berlin]]}} or {{nihongo|Tokyo|東京|Tōkyō}} is {{convert|10|km}} wide."

@@ -34,7 +34,13 @@ from mwparserfromhell.wikicode import Wikicode
 
 import transforms.wikitext as wikitext
 from pipeline.sample import SAMPLE_LANGS, sample_pages
-from transforms.languages import DISAMBIGUATION_TEMPLATES, link_trail_pattern
+from transforms.languages import (
+    DISAMBIGUATION_TEMPLATES,
+    FOREIGN_MEDIA_NAMESPACES,
+    IMAGE_OPTIONS,
+    MEDIA_FILE_EXTENSIONS,
+    link_trail_pattern,
+)
 from transforms.titles import SiteInfo, parse_link_target, upper_first
 from transforms.wikitext import (
     _DROPPED_TAGS,
@@ -112,6 +118,8 @@ class _ParagraphBuilder:
 def _reference_finalize(raw: str, links: list[Link], is_lead: bool) -> Paragraph | None:
     """Character by character: which characters of ``raw`` survive, and where links land."""
     text = "".join(" " if c.isspace() else c for c in raw)
+    # Unconsumed link and template brackets are blanked first.
+    text = re.sub(r"\[\[+|\]\]+|\{\{+|\}\}+", lambda m: " " * len(m.group(0)), text)
     keep = [True] * len(text)
     for i in range(1, len(text)):
         if text[i] == " " and text[i - 1] == " ":
@@ -142,6 +150,24 @@ def _reference_finalize(raw: str, links: list[Link], is_lead: bool) -> Paragraph
         if end > start:
             new_links.append(Link(start, end, link.target))
     return Paragraph(out, is_lead, tuple(new_links))
+
+
+def _ref_foreign_file(raw_title: str, node: Wikilink) -> bool:
+    """A file link in another wiki's namespace names: a media file name or an image option."""
+    prefix, _, rest = html.unescape(raw_title).strip().lstrip(":").partition(":")
+    if " ".join(prefix.replace("_", " ").split()).casefold() not in FOREIGN_MEDIA_NAMESPACES:
+        return False
+    extension = rest.strip().rsplit(".", 1)[-1].lower() if "." in rest else ""
+    if extension in MEDIA_FILE_EXTENSIONS:
+        return True
+    options = str(node.text).split("|") if node.text is not None else []
+    return any(
+        option.strip().casefold() in IMAGE_OPTIONS
+        or re.fullmatch(r"\d*(?:x\d+)?\s*(?:px|пкс|بكسل|픽셀|像素)", option.strip().casefold())
+        or re.match(r"(?:upright|alt|link|page|lang|class|thumbtime|start|end|hochkant|redresse|verticale|lien)\s*=",
+                    option.strip().casefold())
+        for option in options
+    )  # fmt: skip
 
 
 def _ref_template_name(template: Template) -> str:
@@ -243,6 +269,8 @@ class _NodeWalk:
     def link(self, node: Wikilink, nodes: list[Node], index: int, builder: _ParagraphBuilder) -> int:
         raw_title = str(node.title)
         target = parse_link_target(raw_title, self.site)
+        if target.kind not in ("namespace", "interlanguage") and _ref_foreign_file(raw_title, node):
+            return 0
         if not target.leading_colon:
             if target.kind == "namespace" and target.namespace in (14, 6, -2):
                 if target.namespace == 14:
@@ -468,9 +496,10 @@ def test_nasty_constructs_give_the_expected_text():
         ("a xes", [("x", "X")]),
         ("para yss zs", [("y", "Y"), ("z", "Z")]),
     ]
-    # The template cut before parsing does not know about nowiki; the rest is kept as written.
+    # The template cut before parsing does not know about nowiki; the rest is kept as written,
+    # but for link and template brackets, which never reach the text.
     assert spans("<nowiki>[[Not]] {{a}} &amp; ''b''</nowiki> <nowiki/> <nowiki>a\n\nb</nowiki>") == [
-        ("[[Not]] & ''b'' a b", [])
+        ("Not & ''b'' a b", [])
     ]
     article = extract_article(
         "[[File:X.jpg|thumb|A [[Berlin]] caption [[Category:Hidden]]]] after [[Category:Shown|sort]]", site

@@ -40,6 +40,7 @@ from transforms.dumpreader import (
     read_whole_file,
     site_from_siteinfo,
 )
+from transforms.errors import write_failure
 from transforms.files import StreamingParquetWriter, write_atomically
 from transforms.isolation import IsolatedCallError, IsolatedFunction
 from transforms.languages import REDIRECT_MAGIC_WORDS
@@ -122,9 +123,10 @@ def classify_page(
 ) -> PageOutcome | None:
     """Everything but the wikitext parse: returns the outcome, or None when the page must be parsed."""
     if raw.title is None or raw.page_id is None:
+        error = raw.problem or "page without title or id"
         return PageOutcome(
             "dead_letter",
-            dead_letter(lang, raw.page_id, raw.title, "bad_page_xml", "page without title or id", raw.source),
+            dead_letter(lang, raw.page_id, raw.title, "bad_page_xml", error, raw.source),
             "bad_page_xml",
         )
     namespace = raw.namespace if raw.namespace is not None else split_page_title(raw.title, site)[0]
@@ -365,19 +367,27 @@ class ExtractWorkItemFn(beam.DoFn):
 
     def process(self, item: WorkItem) -> Iterator[tuple[str, Counter[str]]]:
         name = shard_name(item.lang, item.shard, item.shards)
-        writers = {
-            kind: StreamingParquetWriter(f"{self.out}/{folder}/{item.lang}/{name}", schema)
-            for kind, folder, schema in self.OUTPUTS
-        }
+        writers: dict[str, StreamingParquetWriter] = {}
+        try:
+            for kind, folder, schema in self.OUTPUTS:
+                writers[kind] = StreamingParquetWriter(f"{self.out}/{folder}/{item.lang}/{name}", schema)
+        except OSError as error:
+            raise write_failure(f"{self.out}/.../{item.lang}/{name}", error) from error
         total: Counter[str] = Counter({"work_items": 1})
         assert self._parser is not None
         for kind, record, stats in extract_work_item(item, self.settings, self._parser):
             if kind:
-                writers[kind].write(record)
+                try:
+                    writers[kind].write(record)
+                except OSError as error:
+                    raise write_failure(writers[kind].path, error) from error
             self._count(stats)
             total.update(stats)
         for kind, writer in writers.items():
-            total[f"bytes_written.{kind}"] += writer.close()
+            try:
+                total[f"bytes_written.{kind}"] += writer.close()
+            except OSError as error:
+                raise write_failure(writer.path, error) from error
             total[f"rows_written.{kind}"] += writer.rows
         yield item.lang, total
 
@@ -408,7 +418,12 @@ def write_report(out: str, per_lang: list[tuple[str, dict[str, int]]]) -> str:
         "languages": {lang: stats for lang, stats in sorted(per_lang)},
     }
     path = f"{out.rstrip('/')}/{REPORTS_DIR}/{EXTRACT_REPORT}"
-    write_atomically(path, (json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode())
+    try:
+        write_atomically(
+            path, (json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        )
+    except OSError as error:
+        raise write_failure(path, error) from error
     return path
 
 

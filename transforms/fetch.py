@@ -21,6 +21,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import html
+import json
 import logging
 import re
 import time
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import apache_beam as beam
 import requests
@@ -50,6 +51,7 @@ from schemas.dumps import (
     is_index_file,
     parse_dumpstatus,
 )
+from transforms.errors import write_failure
 from transforms.files import write_atomically
 
 _LOG = logging.getLogger(__name__)
@@ -260,6 +262,58 @@ def dates_in_text(text: str, wiki: str) -> list[str]:
     return sorted(set(pattern.findall(text)))
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_CHECKSUM_LENGTHS = {"sha1": 40, "md5": 32}
+
+
+def parse_status_document(text: str | bytes) -> DumpStatus:
+    """A dumpstatus.json from a mirror, checked before it is used; ValueError says what is wrong.
+
+    The mirror's answer is untrusted input: a document with the wrong types (``files`` a list,
+    a numeric sha1, a size that is not a number) or nested deeper than the JSON parser goes is
+    refused with a message, never half-read.
+    """
+    try:
+        data = json.loads(text)
+    except RecursionError as error:
+        raise ValueError("it is nested too deeply to be a dumpstatus.json") from error
+    except ValueError as error:
+        raise ValueError(f"it is not JSON ({error})") from error
+    if not isinstance(data, dict) or not isinstance(data.get("jobs"), dict):
+        raise ValueError("it has no 'jobs' object")
+    for job_name, job in data["jobs"].items():
+        if not isinstance(job, dict):
+            continue  # a job without details is ignored, as Wikimedia's own tools do
+        status = job.get("status")
+        if status is not None and not isinstance(status, str):
+            raise ValueError(f"job {job_name!r} has a status that is not text: {status!r:.60}")
+        files = job.get("files")
+        if files is None:
+            continue
+        if not isinstance(files, dict):
+            raise ValueError(f"job {job_name!r} lists 'files' as {type(files).__name__}, not an object")
+        for name, info in files.items():
+            if not isinstance(info, dict):
+                raise ValueError(f"job {job_name!r}, file {name!r:.80}: expected an object")
+            size = info.get("size")
+            if size is not None and not (
+                (isinstance(size, int) and not isinstance(size, bool) and size >= 0)
+                or (isinstance(size, str) and size.isdigit() and len(size) < 20)
+            ):
+                raise ValueError(
+                    f"job {job_name!r}, file {name!r:.80}: size {size!r:.40} is not a byte count"
+                )
+            for key, length in _CHECKSUM_LENGTHS.items():
+                value = info.get(key)
+                if value in (None, ""):
+                    continue
+                if not isinstance(value, str) or len(value) != length or not _HEX.fullmatch(value):
+                    raise ValueError(
+                        f"job {job_name!r}, file {name!r:.80}: {key} {value!r:.60} is not a {key}"
+                    )
+    return parse_dumpstatus(text)
+
+
 def jobs_for(what: Sequence[str], wiki: str) -> tuple[str, ...]:
     """dumpstatus.json jobs a wiki needs for the requested --what values."""
     if wiki == WIKIDATA_WIKI:
@@ -394,6 +448,9 @@ class RetrySettings:
     connect_timeout_s: float = 30.0
     read_timeout_s: float = 60.0
     block_size: int = 1 << 20
+    # A file whose size the mirror does not list is refused once it grows past this.
+    max_unlisted_bytes: int = 256 << 30
+    max_redirects: int = 5
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -445,6 +502,35 @@ def _http_failure(resp: requests.Response, url: str) -> Exception:
     return FetchError(f"{url}: HTTP {resp.status_code} {resp.reason}")
 
 
+class RedirectError(FetchError):
+    pass
+
+
+def request_same_host(
+    session: requests.Session, method: str, url: str, settings: RetrySettings, **kwargs: Any
+) -> requests.Response:
+    """A request that follows redirects only within the mirror's own scheme and host.
+
+    Nothing the server says decides where data comes from: a redirect to another host is
+    refused with a message naming it (pass that host as ``--mirror`` to use it).
+    """
+    current = url
+    for _ in range(settings.max_redirects + 1):
+        resp = session.request(method, current, timeout=settings.timeout, allow_redirects=False, **kwargs)
+        if not resp.is_redirect:
+            return resp
+        location = urljoin(current, resp.headers.get("Location", ""))
+        resp.close()
+        here, there = urlsplit(current), urlsplit(location)
+        if (here.scheme, here.netloc) != (there.scheme, there.netloc):
+            raise RedirectError(
+                f"{url}: the mirror redirects to another host ({there.scheme}://{there.netloc}); refused "
+                f"(to download from there, pass --mirror {there.scheme}://{there.netloc})"
+            )
+        current = location
+    raise RedirectError(f"{url}: more than {settings.max_redirects} redirects")
+
+
 def http_request(
     session: requests.Session,
     method: str,
@@ -459,7 +545,7 @@ def http_request(
     while True:
         network = False
         try:
-            resp = session.request(method, url, timeout=settings.timeout, allow_redirects=True)
+            resp = request_same_host(session, method, url, settings)
             if resp.status_code < 400:
                 return resp
             failure = _http_failure(resp, url)
@@ -555,6 +641,37 @@ def _mismatch(task: FileTask, digest: str, size: int) -> str | None:
     return None
 
 
+_MAGIC = {".bz2": (b"BZh", "bz2"), ".gz": (b"\x1f\x8b", "gzip")}
+
+
+def content_problem(name: str, head: bytes) -> str | None:
+    """What is wrong with a file's first bytes for its kind (by name), or None.
+
+    The check used when the mirror lists no checksum: an error page served with status 200 must
+    not be taken for a dump.
+    """
+    lowered = head.lstrip()[:64].lower()
+    looks_html = lowered.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
+    for suffix, (magic, kind) in _MAGIC.items():
+        if name.endswith(suffix):
+            if head.startswith(magic):
+                return None
+            what = "an HTML page" if looks_html else f"{head[:8]!r}"
+            return f"content is not {kind} data (starts with {what})"
+    if looks_html:
+        return "content is an HTML page, not a dump file"
+    if name.endswith(".xml") and not head.lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n").startswith(b"<"):
+        return f"content is not XML (starts with {head[:8]!r})"
+    if name.endswith(".json") and not head.lstrip().startswith((b"{", b"[")):
+        return f"content is not JSON (starts with {head[:8]!r})"
+    return None
+
+
+def _head(path: str, n: int = 512) -> bytes:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as reader:
+        return reader.read(n)
+
+
 def verify_file(path: str, task: FileTask, block: int = 1 << 20) -> str | None:
     """None when the file at ``path`` verifies against ``task``, else what is wrong."""
     size = _size(path)
@@ -563,7 +680,10 @@ def verify_file(path: str, task: FileTask, block: int = 1 << 20) -> str | None:
     if task.size is not None and size != task.size:
         return f"size {size} bytes, expected {task.size}"
     digest, size = _copy_hashing([path], None, task, block)
-    return _mismatch(task, digest, size)
+    problem = _mismatch(task, digest, size)
+    if problem is None and task.check == "size":
+        problem = content_problem(task.name, _head(path))
+    return problem
 
 
 # ----------------------------------------------------------------------------------------------
@@ -625,6 +745,9 @@ class _Transfer:
     transferred: int = 0
     hashers: dict[str, Any] = field(default_factory=dict)
     hashed_from_zero: bool = False  # hashers saw every byte of the chunks, in order
+    # The most bytes ever in place: only a response that passes it is progress (a server that
+    # ignores Range and sends the same short body again makes none).
+    high_water: int = 0
 
 
 def _receive(
@@ -657,11 +780,15 @@ def _receive(
             headers = {"Range": f"bytes={offset}-"} if offset else {}
             if offset:
                 events.on_resume(task, offset)
-            with session.get(task.url, headers=headers, stream=True, timeout=settings.timeout) as resp:
+            with request_same_host(session, "GET", task.url, settings, headers=headers, stream=True) as resp:
                 if resp.status_code == 416 and offset:
                     # Our range starts at or past the end of the server's file.
                     if task.size is None:
                         return
+                    served = _served_size(resp)
+                    if served is not None and served != task.size:
+                        _delete(path for path, _ in chunks)
+                        raise FetchError(_size_differs(task, served))
                     _delete(path for path, _ in chunks)
                     raise _Retryable("HTTP 416 on resume: starting over")
                 if resp.status_code >= 400:
@@ -673,12 +800,16 @@ def _receive(
                             "use --dump-date latest or another --mirror"
                         )
                     raise failure
+                served = _served_size(resp)
+                if task.size is not None and served is not None and served != task.size:
+                    raise FetchError(_size_differs(task, served))
                 if offset and not _resumes_at(resp, offset):
                     # The server ignored the Range header (or answered another range): start over.
                     _delete(path for path, _ in chunks)
                     chunks, offset = [], 0
                     transfer.hashers, transfer.hashed_from_zero = _new_hashers(task), True
                 index = (int(_CHUNK_RE.search(chunks[-1][0])[1]) + 1) if chunks else 0  # type: ignore[index]
+                too_big = False
                 path = chunk_path(task.dest, index)
                 writer = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
                 try:
@@ -694,10 +825,20 @@ def _receive(
                         events.on_bytes(len(block))
                         if task.size is not None and offset + received > task.size:
                             break  # more than the listed size: verification rejects it
+                        if task.size is None and offset + received > settings.max_unlisted_bytes:
+                            too_big = True
+                            break
                 finally:
                     writer.close()
                     if received == 0:
                         _delete([path])
+            if too_big:
+                _delete(path for path, _ in list_chunks(task.dest))
+                raise FetchError(
+                    f"{task.name}: the mirror lists no size for it and it is larger than "
+                    f"{human_bytes(settings.max_unlisted_bytes)}; refused (raise --max-unlisted-gb if "
+                    "the file really is that large)"
+                )
             if task.size is None or offset + received >= task.size:
                 return
             # The response ended cleanly but early (no Content-Length to catch it): resume.
@@ -706,8 +847,11 @@ def _receive(
             reason, retry_after = _short_error(err), None
         except _Retryable as err:
             reason, retry_after = err.reason, err.retry_after
-        # Progress resets the count: a flaky connection that keeps delivering data is not dead.
-        attempt = 1 if received else attempt + 1
+        # Progress resets the count: a flaky connection that keeps delivering new data is not
+        # dead; bytes that only replace ones already had are no progress.
+        reached = offset + received
+        attempt = 1 if reached > transfer.high_water else attempt + 1
+        transfer.high_water = max(transfer.high_water, reached)
         if attempt >= settings.max_attempts:
             raise FetchError(
                 f"{task.name}: {reason} (gave up after {attempt} attempts); run the same command "
@@ -716,6 +860,25 @@ def _receive(
         delay = retry_delay(attempt, settings, retry_after)
         events.on_retry(task, reason, delay)
         sleep(delay)
+
+
+def _served_size(resp: requests.Response) -> int | None:
+    """The size of the whole file as the server states it (Content-Range total, or the
+    Content-Length of a 200), or None when it does not say."""
+    total = re.search(r"/(\d+)\s*$", resp.headers.get("Content-Range", ""))
+    if total:
+        return int(total[1])
+    length = resp.headers.get("Content-Length", "")
+    if resp.status_code == 200 and length.isdigit():
+        return int(length)
+    return None
+
+
+def _size_differs(task: FileTask, served: int) -> str:
+    return (
+        f"{task.name}: the mirror serves {served} bytes but dumpstatus.json lists {task.size}; "
+        "the mirror may be mid-update: try again later or another --mirror"
+    )
 
 
 def _resumes_at(resp: requests.Response, offset: int) -> bool:
@@ -741,6 +904,8 @@ def _place(transfer: _Transfer, block: int) -> str | None:
         source = task.dest + JOINING_SUFFIX
         digest, size = _copy_hashing(chunks, source, task, block)
     problem = _mismatch(task, digest, size)
+    if problem is None and task.check == "size":
+        problem = content_problem(task.name, _head(source))
     if problem is not None:
         _delete([*chunks, task.dest + JOINING_SUFFIX])
         return problem
@@ -870,8 +1035,12 @@ class DownloadFiles(beam.DoFn):
             _LOG.info("fetching %s (%s)", task.url, human_bytes(task.size or 0))
             try:
                 result = download_file(task, self._session, self._settings, events)
-            except (FetchError, OSError, requests.RequestException) as err:
+            except (FetchError, requests.RequestException) as err:
                 result = _result(task, STATUS_FAILED, message=str(err))
+                events.failed.inc()
+                _LOG.error("%s", err)
+            except OSError as err:  # the work directory: disk full, no permission
+                result = _result(task, STATUS_FAILED, message=str(write_failure(task.dest, err)))
                 events.failed.inc()
                 _LOG.error("%s", err)
             else:
@@ -926,5 +1095,8 @@ class RecordDumpStatus(beam.DoFn):
         if FileSystems.exists(path):
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
                 existing = f.read().decode("utf-8", errors="replace")
-        write_text_atomically(path, merge_status_json(existing, self._statuses[key]))
+        try:
+            write_text_atomically(path, merge_status_json(existing, self._statuses[key]))
+        except OSError as error:
+            raise write_failure(path, error) from error
         yield path

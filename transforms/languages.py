@@ -505,6 +505,41 @@ LOCALIZED_NAMESPACES: dict[str, dict[int, tuple[str, ...]]] = {
            14: ("分类", "分類"), 100: ("主题", "主題")},
 }  # fmt: skip
 
+# File, Media and Category namespace names of every language above (case-folded). A page
+# copied from another wiki keeps that wiki's names (``[[Datei:Flag.svg|mini|...]]`` on an
+# Arabic page): with image options or a media file name, such a link is still a file link.
+FOREIGN_MEDIA_NAMESPACES: frozenset[str] = frozenset(
+    name.casefold()
+    for names in [
+        *(CANONICAL_NAMESPACES[ns] for ns in (-2, 6, 14)),
+        *(spaces.get(ns, ()) for spaces in LOCALIZED_NAMESPACES.values() for ns in (-2, 6, 14)),
+    ]
+    for name in names
+)
+# Image options of file links (``[[File:X.jpg|thumb|upright=1.2|250px|left|caption]]``) in the
+# project's languages; sizes (``250px``, ``x200px``) and ``name=value`` options are matched apart.
+IMAGE_OPTIONS: frozenset[str] = frozenset(
+    """
+    thumb thumbnail frame framed frameless border left right center centre none upright
+    baseline middle sub super top text-top bottom text-bottom mini miniatur miniaturansicht
+    links rechts zentriert ohne hochkant rahmenlos gerahmt rand vignette gauche droite centré
+    néant cadre sans_cadre redresse miniaturadeimagen miniatura izquierda derecha centro
+    sinmarco marco borde destra sinistra nessuno riquadro senza_cornice verticale
+    esquerda direita nenhum moldura semmoldura thumbnail miniatuur links rechts gecentreerd
+    geen kader omkaderd miniatura lewo prawo centruj brak ramka bezramki mały
+    мини миниатюра слева справа центр без обрамить безрамки сверху
+    miniatyr vänster höger centrerad ingen ram ramlös pienoiskuva vasen oikea keskitetty
+    küçükresim sol sağ orta yok çerçeve çerçevesiz nhỏ trái phải giữa không khung
+    jmpl kiri kanan tengah tanpa bingkai サムネイル 左 右 中央 なし 枠 フレーム 섬네일 왼쪽 오른쪽
+    가운데 없음 프레임 缩略图 縮略圖 左 右 居中 无 無 有框 无框 無框 مصغر يسار يمين وسط بدون إطار
+    बाएँ दाएँ केंद्र अंगूठाकार थंबनेल থাম্ব বাম ডান কেন্দ্র  μικρογραφία αριστερά δεξιά κέντρο
+    """.split()
+)
+MEDIA_FILE_EXTENSIONS: frozenset[str] = frozenset(
+    "svg png jpg jpeg jpe gif tif tiff webp bmp xcf pdf djvu ogg oga ogv opus webm mp3 mp4 wav "
+    "flac mid midi stl".split()
+)
+
 # Redirect magic words per language; "#REDIRECT" works on every wiki.
 REDIRECT_MAGIC_WORDS: dict[str, tuple[str, ...]] = {
     "ar": ("تحويل",), "bn": ("পুনর্নির্দেশ",), "de": ("WEITERLEITUNG",), "el": ("ΑΝΑΚΑΤΕΥΘΥΝΣΗ",),

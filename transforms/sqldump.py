@@ -13,10 +13,13 @@ import bz2
 import gzip
 import io
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, BinaryIO, Protocol
 
 from schemas.dumps import wiki_name
+from transforms.errors import UnusableFileError
 
 SqlValue = int | float | str | None
 
@@ -56,6 +59,23 @@ class SqlParseError(ValueError):
     """The input is not a MySQL dump the reader understands; the message names the byte offset."""
 
 
+@contextmanager
+def reading_input(path: str, fix: str) -> Iterator[None]:
+    """Turns what a reader of ``path`` raises on a bad file into an :class:`UnusableFileError`."""
+    try:
+        yield
+    except SqlParseError as error:
+        raise UnusableFileError(f"{path}: {error}; {fix}") from error
+    except (EOFError, OSError, zlib.error) as error:
+        raise UnusableFileError(f"{path}: the file is cut off or damaged ({error}); {fix}") from error
+
+
+# mysqldump starts its output with this line; after the last INSERT of a table it writes
+# "/*!40000 ALTER TABLE `t` ENABLE KEYS */;" and at the very end "-- Dump completed on ...".
+_DUMP_HEADER = b"-- MySQL dump"
+_DUMP_ENDINGS = (b"ENABLE KEYS", b"-- Dump completed")
+
+
 class _Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
@@ -73,12 +93,19 @@ def _unescape(raw: bytes) -> bytes:
     return _UNESCAPE_RE.sub(replace, raw)
 
 
+def _integer(raw: bytes) -> int:
+    try:
+        return int(raw)
+    except ValueError as error:  # more digits than Python converts
+        raise SqlParseError(f"an integer of {len(raw)} digits in a row: {raw[:20]!r}...") from error
+
+
 def _bare_value(raw: bytes) -> SqlValue:
     raw = raw.strip()
     if raw.upper() == b"NULL":
         return None
     if _INT_RE.fullmatch(raw):
-        return int(raw)
+        return _integer(raw)
     if raw[:2] in (b"0x", b"0X"):
         try:
             return bytes.fromhex(raw[2:].decode("ascii")).decode("utf-8", errors="replace")
@@ -103,7 +130,7 @@ def parse_row(row: bytes) -> tuple[SqlValue, ...]:
         elif bare == b"NULL":
             append(None)
         elif bare.isdigit():
-            append(int(bare))
+            append(int(bare) if len(bare) < 100 else _integer(bare))
         else:
             append(_bare_value(bare))
     return tuple(values)
@@ -119,7 +146,9 @@ def iter_sql_rows(
     """Rows of every ``INSERT`` statement (into ``table`` when given) in a MySQL dump.
 
     ``needles`` is a cheap pre-filter: a row whose raw bytes contain none of them is skipped
-    without being decoded. A file that ends inside a row raises :class:`SqlParseError`.
+    without being decoded. A file that is cut off raises :class:`SqlParseError`: one that ends
+    inside a row or an ``INSERT`` statement, damaged or cut compressed data, and a mysqldump
+    file (``-- MySQL dump`` first line) that ends without mysqldump's closing lines.
     """
     table_bytes = table.encode() if table is not None else None
     buf = b""
@@ -131,14 +160,23 @@ def iter_sql_rows(
     single = needles[0] if len(needles) == 1 else None
     match_unit = _ROW_UNIT_RE.match
 
+    header: bool | None = None  # whether the file starts like mysqldump output
+    tail = b""  # the last bytes read, where the trailer is
+
     def more() -> bool:
-        nonlocal buf, pos, consumed, eof
+        nonlocal buf, pos, consumed, eof, header, tail
         if eof:
             return False
-        chunk = source.read(chunk_size)
+        try:
+            chunk = source.read(chunk_size)
+        except (EOFError, OSError, zlib.error) as error:
+            raise SqlParseError(f"the compressed data is cut off or damaged ({error})") from error
+        if header is None:
+            header = (buf + chunk).lstrip().startswith(_DUMP_HEADER)
         if not chunk:
             eof = True
             return False
+        tail = (tail + chunk)[-512:]
         consumed += pos
         buf = buf[pos:] + chunk
         pos = 0
@@ -153,6 +191,11 @@ def iter_sql_rows(
                 keep_from = cut if cut >= 0 and len(buf) - cut < 1 << 16 else max(pos, len(buf) - 16)
                 pos = keep_from
                 if not more():
+                    if header and not any(ending in tail for ending in _DUMP_ENDINGS):
+                        raise SqlParseError(
+                            f"the file ends at byte {consumed + len(buf)} without what mysqldump writes "
+                            "after the last row ('ENABLE KEYS', '-- Dump completed'): it was cut off"
+                        )
                     return
                 continue
             wanted = table_bytes is None or match.group(1) == table_bytes
@@ -197,7 +240,9 @@ def iter_sql_rows(
                 pos += 1
             if pos >= len(buf):
                 if not more():
-                    return  # a dump cut after a complete row: keep what we have
+                    raise SqlParseError(
+                        f"the file ends inside an INSERT statement at byte {consumed + pos}: it was cut off"
+                    )
                 continue
             byte = buf[pos : pos + 1]
             pos += 1

@@ -25,7 +25,11 @@ FIRST_LETTER = "first-letter"
 CASE_SENSITIVE = "case-sensitive"
 
 _WHITESPACE = re.compile(r"[\s\u00a0\u200e\u200f\u202a-\u202e]+")
-_INVALID_TITLE_CHARS = re.compile(r"[\[\]{}|<>\ufffd]")
+# Characters MediaWiki never allows in a title (control characters included, NUL first).
+_INVALID_TITLE_CHARS = re.compile(r"[\[\]{}|<>\ufffd\x00-\x1f\x7f]")
+# What is still an escape after one round of decoding: MediaWiki refuses such titles, and
+# decoding them again would make normalization depend on how often it runs (``%2525``).
+_RESIDUAL_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|&[A-Za-z0-9\x80-\U0010ffff]+;|&#[0-9]+;|&#[xX][0-9A-Fa-f]+;")
 
 
 def _fold(name: str) -> str:
@@ -124,7 +128,7 @@ def parse_link_target(raw: str, site: SiteInfo) -> LinkTarget:
     text = text.split("#", 1)[0].strip() if not text.startswith("#") else text
     if text.startswith("#") or not text:
         return LinkTarget("section", 0, "", leading_colon)
-    if _INVALID_TITLE_CHARS.search(text):
+    if _INVALID_TITLE_CHARS.search(text) or _RESIDUAL_ESCAPE.search(text) or text.startswith(":"):
         return LinkTarget("invalid", 0, text, leading_colon)
     namespace = 0
     if ":" in text:

@@ -61,6 +61,7 @@ from transforms.sqldump import (
     iter_items_per_site,
     iter_page_props_items,
     open_decompressed,
+    reading_input,
     site_map,
 )
 from transforms.titles import upper_first
@@ -633,7 +634,11 @@ class ReadPageProps(beam.DoFn):
     def process(self, item: tuple[str, str]) -> Iterator[Any]:
         lang, path = item
         rows = 0
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+        fix = f"fetch it again: mluke-data fetch --langs {lang} --what pageprops"
+        with (
+            FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw,
+            reading_input(path, fix),
+        ):
             for page_id, qid in iter_page_props_items(open_decompressed(raw)):
                 rows += 1
                 yield (lang, page_id), qid
@@ -648,7 +653,11 @@ class ReadItemsPerSite(beam.DoFn):
 
     def process(self, path: str) -> Iterator[Any]:
         counts: Counter[str] = Counter()
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+        fix = "fetch it again: mluke-data fetch --what itemspersite"
+        with (
+            FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw,
+            reading_input(path, fix),
+        ):
             for site, title, qid in iter_items_per_site(open_decompressed(raw), self._sites):
                 lang = self._sites[site]
                 counts[lang] += 1
@@ -683,7 +692,11 @@ class ReadWikidataJson(beam.DoFn):
     def process(self, item: tuple[str, int, int | None]) -> Iterator[Any]:
         path, start, end = item
         stats = WikidataReadStats()
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+        fix = "fetch it again: mluke-data fetch --what wikidata-json"
+        with (
+            FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw,
+            reading_input(path, fix),
+        ):
             if end is None:
                 lines: Iterable[bytes] = open_decompressed(raw)  # type: ignore[assignment]
             else:

@@ -116,7 +116,7 @@ def iter_wikidata_sitelinks(
             continue
         try:
             entity = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             stats.skipped_bad_record += 1
             continue
         result = item_sitelinks(entity, sites)

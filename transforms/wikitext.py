@@ -42,7 +42,13 @@ try:
 except ImportError:  # the library's pure-Python tokenizer: slower, same tokens
     from mwparserfromhell.parser.tokenizer import Tokenizer as _Tokenizer
 
-from transforms.languages import DISAMBIGUATION_TEMPLATES, link_trail_pattern
+from transforms.languages import (
+    DISAMBIGUATION_TEMPLATES,
+    FOREIGN_MEDIA_NAMESPACES,
+    IMAGE_OPTIONS,
+    MEDIA_FILE_EXTENSIONS,
+    link_trail_pattern,
+)
 from transforms.titles import SiteInfo, parse_link_target, upper_first
 
 
@@ -111,6 +117,14 @@ _SPACE_RUNS = re.compile(r"  +")
 # Parentheses left with nothing but spaces and separators once markup inside them is removed.
 _EMPTY_PARENS = re.compile(r"\s*[(（][\s,;:、，；]*[)）]")
 _PIPE_TRICK = re.compile(r"\s*\([^)]*\)\s*$")
+# Link and template brackets that no markup consumed (an unclosed ``[[``, a table's ``|}`` meeting
+# a template's ``}}``): never text a reader sees.
+_STRAY_MARKUP = re.compile(r"\[\[+|\]\]+|\{\{+|\}\}+")
+_MEDIA_EXTENSION = re.compile(r"\.([A-Za-z0-9]{2,5})\s*$")
+_IMAGE_SIZE = re.compile(r"\d*(?:x\d+)?\s*(?:px|пкс|بكسل|픽셀|像素)")
+_IMAGE_PARAMETER = re.compile(
+    r"(?:upright|alt|link|page|lang|class|thumbtime|start|end|hochkant|redresse|verticale|lien)\s*="
+)
 _CONVERSION = re.compile(r"-\{(.*?)\}-", re.DOTALL)
 _CONVERSION_VARIANT = re.compile(r"^\s*([a-z]{2,3}(?:-[a-z]{2,4})?)\s*:(.*)$", re.DOTALL)
 _VARIANT_PREFERENCE = ("zh-hans", "zh-cn", "zh-sg", "zh-my", "zh", "zh-hant", "zh-tw", "zh-hk", "zh-mo")
@@ -302,6 +316,21 @@ def _spaces(match: re.Match[str]) -> str:
     return " " * len(match.group(0))
 
 
+def _has_stray_markup(text: str) -> bool:
+    return "[[" in text or "]]" in text or "{{" in text or "}}" in text
+
+
+def is_image_option(option: str) -> bool:
+    """Whether one ``|``-separated part of a file link is an image option, not a caption."""
+    key = option.strip().casefold()
+    return key in IMAGE_OPTIONS or bool(_IMAGE_SIZE.fullmatch(key) or _IMAGE_PARAMETER.match(key))
+
+
+def has_media_extension(name: str) -> bool:
+    match = _MEDIA_EXTENSION.search(name)
+    return match is not None and match.group(1).lower() in MEDIA_FILE_EXTENSIONS
+
+
 def finalize_paragraph(raw: str, links: Iterable[Link], is_lead: bool) -> Paragraph | None:
     """Collapse whitespace, drop empty parentheses and strip, keeping link offsets exact."""
     return _finalize(raw, [(link.start, link.end, link.target) for link in links], is_lead)
@@ -311,6 +340,8 @@ def _finalize(raw: str, links: list[tuple[int, int, str]], is_lead: bool) -> Par
     # Same length as raw: every whitespace character becomes a plain space (all of them but the
     # space are unprintable, so printable text, the common case, has none).
     text = raw if raw.isprintable() else _ANY_WHITESPACE.sub(_spaces, raw)
+    if _has_stray_markup(text):
+        text = _STRAY_MARKUP.sub(_spaces, text)  # same length: link offsets stay valid
     deletions: list[tuple[int, int]] = []
     if "  " in text:
         deletions = [(m.start() + 1, m.end()) for m in _SPACE_RUNS.finditer(text)]
@@ -665,6 +696,8 @@ class _TokenWalker:
         self._expect(j, _WikilinkClose)
         end = j + 1
         action, title = self.actions.get(raw_title) or self._link_action(raw_title)
+        if action >= _TEXT and ":" in raw_title and self._foreign_file_link(raw_title, text_start, j):
+            action = _DROP  # vanishes with its caption, as a file link in the site's own names does
         if action < _TEXT:
             if action == _CATEGORY:
                 self.categories.append(title)
@@ -687,6 +720,22 @@ class _TokenWalker:
         if action == _ARTICLE:
             builder.end_link(start, title)
         return end, consumed
+
+    def _foreign_file_link(self, raw_title: str, text_start: int, end: int) -> bool:
+        """A file or category link written with another wiki's namespace name
+        (``[[Datei:Flag.svg|mini|...]]`` on an Arabic page): it names a media file or has image
+        options. Such a link is no article link, whatever this wiki calls the namespace."""
+        prefix, _, rest = html.unescape(raw_title).strip().lstrip(":").partition(":")
+        if (
+            _WHITESPACE_RUN.sub(" ", prefix.replace("_", " ")).strip().casefold()
+            not in FOREIGN_MEDIA_NAMESPACES
+        ):
+            return False
+        if has_media_extension(rest):
+            return True
+        if text_start < 0:
+            return False
+        return any(is_image_option(option) for option in self._source(text_start, end).split("|"))
 
     def _blank(self, start: int, end: int) -> bool:
         """Whether the node list prints as whitespace only (every node but text shows markup)."""
