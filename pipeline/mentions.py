@@ -163,7 +163,8 @@ def detect_command(
     """Detect entity mentions in --text as `mluke-train finetune qa --entities mentions` does.
 
     \b
-    Example:
+    Examples:
+      mluke-data mentions detect ./out --lang ja --text "東京は日本の首都である。" --json
       mluke-data mentions detect ./out --lang en --text "The Rhine flows through Cologne." --all
     """
     code = (parse_langs_option(lang) or [lang])[0]

@@ -567,7 +567,7 @@ def test_full_disk_during_extract_is_one_error(extracted_sample: Path, tmp_path:
 
     def small_disk() -> None:  # the pages shard outgrows what the disk takes
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8_000, 8_000))
 
     full = subprocess.run(command, capture_output=True, text=True, preexec_fn=small_disk, timeout=300)
     assert full.returncode == 2, full.stderr
