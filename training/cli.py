@@ -82,8 +82,59 @@ def _data_options(command):
     return command
 
 
+def run_options(defaults):
+    """The options every training run has (pretrain and finetune), defaults from its settings."""
+
+    def decorate(command):
+        options = [
+            click.option(
+                "--resume", is_flag=True, help="Continue the run in --output from its latest checkpoint."
+            ),
+            click.option(
+                "--micro-batch-size",
+                default=None,
+                type=click.IntRange(min=1),
+                help="Per process and forward.",
+            ),
+            click.option("--weight-decay", default=defaults("weight_decay"), show_default=True, type=float),
+            click.option(
+                "--max-grad-norm",
+                default=defaults("max_grad_norm"),
+                show_default=True,
+                type=click.FloatRange(min=0),
+                help="Gradient clipping; 0 turns it off (luke clips at 10000, i.e. never).",
+            ),
+            click.option("--seed", default=defaults("seed"), show_default=True, type=int),
+            click.option(
+                "--log-every", default=defaults("log_every"), show_default=True, type=click.IntRange(min=1)
+            ),
+            click.option(
+                "--save-every", default=defaults("save_every"), show_default=True, type=click.IntRange(min=1)
+            ),
+            click.option(
+                "--keep-last", default=defaults("keep_last"), show_default=True, type=click.IntRange(min=1)
+            ),
+            click.option(
+                "--precision",
+                default=defaults("precision"),
+                show_default=True,
+                type=click.Choice(["auto", "bf16", "fp32"]),
+            ),
+            click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)."),
+            click.option(
+                "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
+            ),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @main.command(context_settings=CONTEXT)
 @_data_options
+@run_options(pt)
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--tokenizer", default=None, help="Sentencepiece model (default WORKDIR/tokenizer/).")
 @click.option("--entity-vocab", default=None, help="entity_vocab.jsonl (default WORKDIR/vocab/).")
@@ -109,25 +160,14 @@ def _data_options(command):
     is_flag=True,
     help="Pretrain with entity-aware self-attention (mLUKE used plain attention).",
 )
-@click.option("--resume", is_flag=True, help="Continue the run in --output from its latest checkpoint.")
 @click.option(
     "--stage", default=pt("stage"), show_default=True, type=click.IntRange(1, 2), help="1: entity side only."
 )
 @click.option("--max-steps", default=None, type=click.IntRange(min=1))
 @click.option("--epochs", default=None, type=float, help="Instead of --max-steps: passes over the examples.")
 @click.option("--batch-size", default=None, type=click.IntRange(min=1), help="Global batch (preset default).")
-@click.option("--micro-batch-size", default=None, type=click.IntRange(min=1), help="Per process and forward.")
 @click.option("--learning-rate", "--lr", "learning_rate", default=None, type=float)
 @click.option("--warmup-steps", default=None, type=click.IntRange(min=0))
-@click.option("--weight-decay", default=pt("weight_decay"), show_default=True, type=float)
-@click.option(
-    "--max-grad-norm",
-    default=pt("max_grad_norm"),
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Gradient clipping; 0 turns it off (luke clips at 10000, i.e. never).",
-)
-@click.option("--seed", default=pt("seed"), show_default=True, type=int)
 @click.option("--shuffle-buffer", default=pt("shuffle_buffer"), show_default=True, type=click.IntRange(min=1))
 @click.option("--word-mask-prob", default=pt("word_mask_prob"), show_default=True, type=float)
 @click.option("--entity-mask-prob", default=pt("entity_mask_prob"), show_default=True, type=float)
@@ -141,15 +181,7 @@ def _data_options(command):
 )
 @click.option("--cpu-threads", default=None, type=click.IntRange(min=1), help="Intra-op threads on CPU.")
 @click.option("--compile", "compile", is_flag=True, help="torch.compile the model (first steps compile).")
-@click.option("--log-every", default=pt("log_every"), show_default=True, type=click.IntRange(min=1))
-@click.option("--save-every", default=pt("save_every"), show_default=True, type=click.IntRange(min=1))
-@click.option("--keep-last", default=pt("keep_last"), show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--precision", default=pt("precision"), show_default=True, type=click.Choice(["auto", "bf16", "fp32"])
-)
-@click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available).")
 @click.option("--verify-checksums", is_flag=True, help="Check every shard's sha256 against the manifest.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 def pretrain(**kwargs: Any) -> None:
     """Pretrain mLUKE (LukeForMaskedLM, tied decoders) on the shards; also under torchrun.
 
@@ -240,6 +272,7 @@ def finetune_group() -> None:
 
 
 @finetune_group.command("qa")
+@run_options(ft)
 @click.option(
     "--model",
     required=True,
@@ -348,7 +381,6 @@ def finetune_group() -> None:
     type=click.IntRange(min=1),
     help="Global batch (windows).",
 )
-@click.option("--micro-batch-size", default=None, type=click.IntRange(min=1), help="Per process and forward.")
 @click.option(
     "--eval-batch-size", default=ft("eval_batch_size"), show_default=True, type=click.IntRange(min=1)
 )
@@ -357,15 +389,6 @@ def finetune_group() -> None:
 )
 @click.option("--warmup-ratio", default=ft("warmup_ratio"), show_default=True, type=float)
 @click.option("--warmup-steps", default=None, type=click.IntRange(min=0), help="Instead of --warmup-ratio.")
-@click.option("--weight-decay", default=ft("weight_decay"), show_default=True, type=float)
-@click.option("--max-grad-norm", default=ft("max_grad_norm"), show_default=True, type=float)
-@click.option("--seed", default=ft("seed"), show_default=True, type=int)
-@click.option("--log-every", default=ft("log_every"), show_default=True, type=click.IntRange(min=1))
-@click.option("--save-every", default=ft("save_every"), show_default=True, type=click.IntRange(min=1))
-@click.option("--keep-last", default=ft("keep_last"), show_default=True, type=click.IntRange(min=1))
-@click.option("--resume", is_flag=True, help="Continue the run in --output from its latest checkpoint.")
-@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "bf16", "fp32"]))
-@click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available).")
 @click.option(
     "--metric",
     default="auto",
@@ -373,7 +396,6 @@ def finetune_group() -> None:
     type=click.Choice(METRICS),
     help="auto: character-level (MLQA) for zh/ja/th, SQuAD v1.1 otherwise.",
 )
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 def finetune_qa_command(evals: tuple[str, ...], eval_langs: tuple[str, ...], **kwargs: Any) -> None:
     """Fine-tune LukeForQuestionAnswering on SQuAD-format data and score every --eval set.
 
