@@ -303,3 +303,21 @@ def test_resume_keeps_the_decoder_tied(trained, tmp_path):
         state["lm_head.decoder.weight"].data_ptr()
         == state["luke.embeddings.word_embeddings.weight"].data_ptr()
     )
+
+
+def test_finetuning_fills_missing_entity_aware_queries_from_the_query(tmp_path):
+    from training.finetune import load_qa_model
+
+    plain = new_model(build_config("tiny", None, 300, 40, 64), seed=3)
+    directory = tmp_path / "plain"
+    directory.mkdir()
+    weights = {key: value.clone().contiguous() for key, value in plain.state_dict().items()}
+    save_file(weights, str(directory / "model.safetensors"))
+    config = plain.config.to_dict()
+    config.update(model_type="luke", use_entity_aware_attention=True)
+    (directory / "config.json").write_text(json.dumps(config))
+    model, report = load_qa_model(directory, seed=0)
+    assert report["entity_aware_queries_from_query"] == 2 * 3 * 2  # layers x queries x (weight, bias)
+    attention = model.luke.encoder.layer[1].attention.self
+    assert torch.equal(attention.e2w_query.weight, attention.query.weight)
+    assert torch.equal(attention.w2e_query.bias, attention.query.bias)
