@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -155,6 +155,13 @@ class StageStatus:
 DOWNLOAD_REFRESH_S = 0.5  # the terminal display of downloads
 
 
+def _show_guarded(show: Callable[[], None]) -> None:
+    try:
+        show()
+    except Exception as error:  # progress must never break a stage
+        click.echo(f"progress display stopped: {error}", err=True)
+
+
 def format_duration(seconds: float) -> str:
     seconds = int(seconds)
     if seconds >= 3600:
@@ -202,13 +209,7 @@ class DownloadProgress:
         return done, current, states
 
     def _run(self) -> None:
-        try:
-            if self._tty:
-                self._run_rich()
-            else:
-                self._run_plain()
-        except Exception as err:  # progress must never break the download
-            click.echo(f"progress display stopped: {err}", err=True)
+        _show_guarded(self._run_rich if self._tty else self._run_plain)
 
     def _run_plain(self) -> None:
         start = time.monotonic()
