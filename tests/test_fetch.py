@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 from fetch_server import MirrorServer, fake_bz2, fake_gz, mirror_server, standard_jobs, write_dump
 
 import pipeline.fetch as fetch_pipeline
+import pipeline.progress as progress
 from pipeline.fetch import fetch_command
 from schemas.dumps import (
     JOB_ARTICLES_MULTISTREAM,
@@ -34,29 +35,27 @@ from schemas.dumps import (
     parse_dumpstatus,
     wiki_name,
 )
-from transforms.fetch import (
-    CHUNK_SUFFIX,
+from transforms.download import (
     ChecksumError,
     DownloadEvents,
-    FetchError,
     FetchResult,
+    assign_connections,
+    download_file,
+    human_bytes,
+)
+from transforms.download_chunks import CHUNK_SUFFIX, chunk_path
+from transforms.fetch_plan import (
+    FetchError,
     FileTask,
     JobNotDoneError,
-    NotFoundError,
     PlanError,
-    RetrySettings,
     UnsafeNameError,
-    assign_connections,
     check_file_name,
-    chunk_path,
-    download_file,
     parse_dump_dates,
-    parse_retry_after,
     plan_dump,
     resolve_latest,
-    retry_delay,
-    user_agent,
 )
+from transforms.http import NotFoundError, RetrySettings, parse_retry_after, retry_delay, user_agent
 
 __all__ = ["mirror_server"]  # the fixture, imported for this module's tests
 
@@ -75,7 +74,7 @@ FAST = RetrySettings(
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fetch_pipeline, "RETRY_SETTINGS", FAST)
-    monkeypatch.setattr(fetch_pipeline, "PLAIN_PROGRESS_INTERVAL_S", 0.05)
+    monkeypatch.setattr(progress, "PLAIN_INTERVAL_S", 0.05)
     monkeypatch.delenv("MLUKE_CONTACT", raising=False)
 
 
@@ -545,8 +544,6 @@ def test_dry_run_prints_the_plan_and_what_is_present(mirror_server: MirrorServer
     assert any(articles in x and "partial, 2.0 KiB (will resume)" in x for x in lines)
     assert any("index.txt.bz2" in x and "to fetch" in x for x in lines)
     total = sum(len(d) for job in standard_jobs("dewiki", DATE).values() for d in job.values())
-    from transforms.fetch import human_bytes
-
     assert f"plan: 3 files, {human_bytes(total)} in all; already present: 1 file," in result.stdout
     assert data_hits(mirror_server) == []
     assert "no contact in the User-Agent" in result.stderr
