@@ -27,6 +27,7 @@ from pipeline.options import (
     pipeline_options,
 )
 from pipeline.progress import FileProgress
+from pipeline.tokenizer import MODEL_FILE, TOKENIZER_DIR
 from schemas.pages import PAGES_DIR
 from schemas.shards import MANIFEST, SHARD_SUFFIX, SHARDS_DIR, Manifest, ShardSettings
 from schemas.tokens import UNK_ID
@@ -42,9 +43,6 @@ from transforms.shards import (
     read_titles,
 )
 
-TOKENIZER_DIR = "tokenizer"
-DEFAULT_TOKENIZER = "sentencepiece.bpe.model"
-
 
 def _read(path: str) -> bytes:
     with FileSystems.open(path) as handle:
@@ -58,7 +56,7 @@ def resolve_tokenizer_path(out: str, tokenizer: str | None) -> str:
         if not FileSystems.exists(candidate):
             raise UserError(f"tokenizer model not found: {candidate}")
         return candidate
-    preferred = f"{candidate.rstrip('/')}/{DEFAULT_TOKENIZER}"
+    preferred = f"{candidate.rstrip('/')}/{MODEL_FILE}"
     if FileSystems.exists(preferred):
         return preferred
     models = match_files(f"{candidate.rstrip('/')}/*.model")
@@ -291,15 +289,34 @@ def render_example(row: dict[str, Any], tokenizer: Any, titles: dict[int, str]) 
 def shard_options(command: Any) -> Any:
     """The shard settings flags, handed to the command as ``shard_settings`` and ``sharding``."""
 
-    @click.option("--max-seq-length", type=click.IntRange(min=8), default=512, show_default=True)
-    @click.option("--max-entity-length", type=click.IntRange(min=1), default=128, show_default=True)
-    @click.option("--max-mention-length", type=click.IntRange(min=1), default=30, show_default=True)
-    @click.option("--min-sentence-length", type=click.IntRange(min=0), default=5, show_default=True)
+    defaults, plan = ShardSettings(), ShardingPlan()
+
+    @click.option(
+        "--max-seq-length", type=click.IntRange(min=8), default=defaults.max_seq_length, show_default=True
+    )
+    @click.option(
+        "--max-entity-length",
+        type=click.IntRange(min=1),
+        default=defaults.max_entity_length,
+        show_default=True,
+    )
+    @click.option(
+        "--max-mention-length",
+        type=click.IntRange(min=1),
+        default=defaults.max_mention_length,
+        show_default=True,
+    )
+    @click.option(
+        "--min-sentence-length",
+        type=click.IntRange(min=0),
+        default=defaults.min_sentence_length,
+        show_default=True,
+    )
     @click.option("--include-unk-entities", is_flag=True, help="Keep links outside the vocabulary as [UNK].")
     @click.option(
         "--shard-rows",
         type=click.IntRange(min=1),
-        default=20_000,
+        default=plan.shard_rows,
         show_default=True,
         help="Examples per shard (the shard count per language follows).",
     )
@@ -309,8 +326,12 @@ def shard_options(command: Any) -> Any:
         default=None,
         help="Target shard size in MB instead of --shard-rows (rows stay equal across shards).",
     )
-    @click.option("--num-shards", type=click.IntRange(min=1), default=None,
-                  help="Fixed shard count per language (e.g. ranks x loader workers).")  # fmt: skip
+    @click.option(
+        "--num-shards",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Fixed shard count per language (e.g. ranks x loader workers).",
+    )
     @functools.wraps(command)
     def wrapper(
         *args: Any,
