@@ -11,6 +11,8 @@ from typing import Any
 import apache_beam as beam
 import click
 from apache_beam.io.filesystems import FileSystems
+from rich.console import Console
+from rich.table import Table
 
 from pipeline.options import (
     BEAM_COMMAND_SETTINGS,
@@ -227,9 +229,6 @@ def run_extract(
 
 
 def print_summary(report: dict[str, Any], seconds: float, out: str = "WORKDIR") -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"extract: {report.get('work_items', '?')} work items in {seconds:.1f} s")
     columns = [
         ("lang", "lang"),

@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
+from rich.console import Console
+from rich.table import Table
 
 from pipeline.options import (
     BEAM_COMMAND_SETTINGS,
@@ -42,6 +44,7 @@ from transforms.shards import (
     read_parquet_rows,
     read_titles,
 )
+from transforms.verify import verify_report, verify_workdir
 
 
 def _read(path: str) -> bytes:
@@ -88,7 +91,7 @@ def run_shards(
     beam_args: list[str],
     workers: int | None = None,
 ) -> dict[str, Any]:
-    from transforms.tokenization import load_tokenizer
+    from transforms.tokenization import load_tokenizer  # sentencepiece: loaded only when used
 
     root = out.rstrip("/")
     vocab_jsonl = f"{root}/{VOCAB_DIR}/{ENTITY_VOCAB_JSONL}"
@@ -190,9 +193,6 @@ def shard_stats(out: str, langs: list[str] | None = None) -> dict[str, Any]:
 
 
 def print_stats(stats: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title="shards")
     for column in (
         "lang",
@@ -444,7 +444,7 @@ Examples:
 @click.option("--tokenizer", default=None, help="sentencepiece model (default: WORKDIR/tokenizer).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per example (JSON Lines).")
 def show_command(workdir: str, lang: str, count: int, tokenizer: str | None, as_json: bool) -> None:
-    from transforms.tokenization import load_tokenizer
+    from transforms.tokenization import load_tokenizer  # sentencepiece: loaded only when used
 
     manifest = load_manifest(workdir)
     entries = [entry for entry in manifest.shards if entry.lang == lang and entry.rows]
@@ -481,8 +481,6 @@ Examples:
 @click.argument("workdir")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify_command(workdir: str, as_json: bool) -> None:
-    from transforms.verify import verify_report, verify_workdir
-
     result = verify_workdir(workdir)
     if as_json:
         click.echo(verify_report(result))
