@@ -18,23 +18,42 @@ from typing import Any
 
 import click
 from apache_beam.io.filesystems import FileSystems
+from rich.console import Console
+from rich.table import Table
 
+from pipeline.extract import (
+    DUMPS_DIR,
+    WORK_ITEM_BYTES,
+    DumpInput,
+    dumps_dir,
+    find_mirror_inputs,
+    run_extract,
+    sample_languages,
+    write_sample_dumps,
+)
+from pipeline.fetch import DEFAULT_MIRROR, run_fetch
 from pipeline.options import (
     BEAM_COMMAND_SETTINGS,
     BEAM_EPILOG,
+    SOURCE_SAMPLE,
     UserError,
     beam_options,
     check_min_languages,
     check_writable,
     is_dry_run,
     parse_langs_option,
+    source_option,
 )
-from pipeline.shards import shard_options
+from pipeline.shards import resolve_tokenizer_path, run_shards, shard_options, shard_stats
+from pipeline.tokenizer import TOKENIZER_DIR, TrainSettings, train_tokenizer
+from pipeline.vocab import VocabSettings, run_vocab_build
 from schemas.pages import ERRORS_DIR, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
 from schemas.shards import LAYOUT_VERSION, MANIFEST, SHARDS_DIR, ShardSettings
 from schemas.vocab import VOCAB_DIR
+from transforms.extract import ExtractSettings
 from transforms.files import match_files, write_atomically
 from transforms.shards import ShardingPlan
+from transforms.verify import verify_workdir
 
 STAGES = ("fetch", "extract", "vocab", "tokenizer", "shards", "verify")
 # Files at most this big are hashed whole for fingerprints; bigger ones by size plus head and tail
@@ -115,25 +134,70 @@ def is_fresh(out: str, stage: str, print_: str, output_folders: list[str]) -> bo
 @dataclass
 class StageResult:
     stage: str
-    status: str  # ran, skipped
+    status: str  # ran, skipped, dry run; fetch: sample; tokenizer: given; verify: ok, failed
     seconds: float
     report: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class BuildSettings:
+    """Flags of `build`; each stage's own settings are that stage's dataclass, defaults included."""
+
     langs: list[str] | None
-    source: str
+    source: str  # SOURCE_DUMPS (from mirror) or SOURCE_SAMPLE
     dump_date: str | None
-    mirror: str
-    tokenizer: str | None
-    tokenizer_vocab_size: int
-    interwiki: str
-    min_languages: int
-    vocab_size: int
-    shard_settings: ShardSettings
-    sharding: ShardingPlan
-    force: tuple[str, ...]
+    interwiki: str  # page-props | wikidata-json=PATH | items-per-site=PATH
+    mirror: str = DEFAULT_MIRROR
+    tokenizer: str | None = None  # a given sentencepiece model; None trains one
+    extract: ExtractSettings = field(default_factory=ExtractSettings)
+    vocab: VocabSettings = field(default_factory=VocabSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    shards: ShardSettings = field(default_factory=ShardSettings)
+    sharding: ShardingPlan = field(default_factory=ShardingPlan)
+    force: tuple[str, ...] = ()
+
+
+@dataclass
+class BuildContext:
+    """What the stages of one build share. Fetch fills in the dumps extract reads."""
+
+    out: str
+    settings: BuildSettings
+    beam_args: list[str]
+    workers: int | None
+    dry_run: bool
+    dump_date: str | None = None  # after fetch: the date of every language, or None (each its newest)
+    dumps: list[DumpInput] = field(default_factory=list)
+
+    @property
+    def langs(self) -> list[str] | None:
+        return self.settings.langs
+
+    @property
+    def date_to_read(self) -> str | None:
+        return self.dump_date if self.dump_date != "latest" else None
+
+    def tokenizer_path(self) -> str:
+        return resolve_tokenizer_path(self.out, self.settings.tokenizer)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of `build`.
+
+    A stage with ``settings`` is fingerprinted: it is skipped when the fingerprint of its settings,
+    the files under its ``inputs`` folders and its ``input_files`` equals the one recorded in
+    ``reports/{name}.stage.json`` and its ``outputs`` folders are as recorded; ``run`` returns its
+    report. A stage without (fetch, a given tokenizer, verify) runs every time and returns its
+    StageResult itself.
+    """
+
+    name: str
+    run: Callable[[BuildContext], Any]
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    settings: Callable[[BuildContext], dict[str, Any]] | None = None
+    input_files: Callable[[BuildContext], list[list[str]]] = lambda ctx: []
 
 
 def stage_header(stage: str, note: str = "") -> None:
@@ -142,145 +206,185 @@ def stage_header(stage: str, note: str = "") -> None:
     click.echo(f"{line}: {note}" if note else line, err=True)
 
 
-def run_stage(
-    out: str,
-    stage: str,
-    settings: dict[str, Any],
-    input_folders: list[str],
-    output_folders: list[str],
-    force: bool,
-    run: Callable[[], dict[str, Any]],
-    extra_inputs: list[list[str]] | None = None,
-    dry_run: bool = False,
-) -> StageResult:
+def _digests(paths: list[str]) -> list[list[str]]:
+    """[file name, digest] of each file."""
+    return [[path.rsplit("/", 1)[-1], file_digest(path)] for path in paths]
+
+
+# ---------------------------------------------------------------------------------------------
+# The stages
+
+
+def _fetch_sample(ctx: BuildContext) -> StageResult:
+    """The bundled sample wiki, written into WORKDIR/dumps."""
     started = time.monotonic()
-    print_ = fingerprint(stage, settings, tree_digest(out, input_folders) + (extra_inputs or []))
-    if not force and is_fresh(out, stage, print_, output_folders):
-        stage_header(stage, "skipped (done for the same inputs and settings)")
-        return StageResult(stage, "skipped", time.monotonic() - started)
-    stage_header(stage)
-    report = run()
-    if dry_run:
-        return StageResult(stage, "dry run", time.monotonic() - started, report or {})
-    write_record(out, StageRecord(stage, print_, tree_digest(out, output_folders)))
-    return StageResult(stage, "ran", time.monotonic() - started, report)
+    check_min_languages(sample_languages(ctx.langs), ctx.settings.vocab.min_languages)
+    if not ctx.dry_run:
+        check_writable(ctx.out)
+    stage_header("fetch", "writing the bundled sample wiki")
+    ctx.dump_date = write_sample_dumps(ctx.out, ctx.langs)
+    ctx.dumps = find_mirror_inputs(dumps_dir(ctx.out), ctx.langs, ctx.date_to_read)
+    return StageResult("fetch", "sample", time.monotonic() - started)
+
+
+def _fetch_dumps(ctx: BuildContext) -> StageResult:
+    """Dumps from the mirror (fetch skips files already verified)."""
+    started = time.monotonic()
+    langs, dump_date = ctx.langs, ctx.settings.dump_date
+    if not langs or not dump_date:
+        raise UserError("a build from a mirror needs --langs and --dump-date (a date or 'latest')")
+    check_min_languages(langs, ctx.settings.vocab.min_languages)
+    if not ctx.dry_run:
+        check_writable(ctx.out)
+    stage_header("fetch")
+    plan = run_fetch(
+        langs=",".join(langs),
+        dump_date=dump_date,
+        out=ctx.out,
+        mirror=ctx.settings.mirror,
+        beam_args=ctx.beam_args,
+        workers=ctx.workers,
+        messages_to_stderr=True,
+    )
+    # Languages may end up on different dates ('latest'); extract then takes each one's newest.
+    dates = set(plan.dates.values())
+    ctx.dump_date = dates.pop() if len(dates) == 1 else None
+    ctx.dumps = find_mirror_inputs(dumps_dir(ctx.out), langs, ctx.date_to_read)
+    return StageResult("fetch", "ran", time.monotonic() - started)
+
+
+def _extract(ctx: BuildContext) -> dict[str, Any]:
+    extract = ctx.settings.extract
+    return run_extract(ctx.out, ctx.dumps, extract, WORK_ITEM_BYTES, ctx.beam_args, ctx.workers)
+
+
+def _vocab(ctx: BuildContext) -> dict[str, Any]:
+    return run_vocab_build(
+        ctx.out,
+        langs=ctx.langs,
+        interwiki=ctx.settings.interwiki,
+        dump_date=ctx.date_to_read,
+        settings=ctx.settings.vocab,
+        beam_args=ctx.beam_args,
+        workers=ctx.workers,
+    )
+
+
+def _page_props(ctx: BuildContext) -> list[list[str]]:
+    return _digests([path for path in _files(ctx.out, DUMPS_DIR) if "page_props" in path])
+
+
+def _given_tokenizer(ctx: BuildContext) -> StageResult:
+    path = ctx.tokenizer_path()
+    stage_header("tokenizer", f"given ({path})")
+    return StageResult("tokenizer", "given", 0.0, {"path": path})
+
+
+def _train_tokenizer(ctx: BuildContext) -> dict[str, Any]:
+    return train_tokenizer(ctx.out, ctx.langs, ctx.settings.train)
+
+
+def _shards(ctx: BuildContext) -> dict[str, Any]:
+    settings = ctx.settings
+    return run_shards(
+        ctx.out,
+        ctx.tokenizer_path(),
+        settings.shards,
+        settings.sharding,
+        ctx.langs,
+        ctx.beam_args,
+        ctx.workers,
+    )
+
+
+def _verify(ctx: BuildContext) -> StageResult:
+    if ctx.dry_run:
+        return StageResult("verify", "dry run", 0.0)
+    started = time.monotonic()
+    stage_header("verify")
+    verified = verify_workdir(ctx.out)
+    report = {"problems": verified.problems, "shards": verified.shards, "rows": verified.rows}
+    return StageResult("verify", "ok" if verified.ok else "failed", time.monotonic() - started, report)
+
+
+def build_stages(settings: BuildSettings) -> list[Stage]:
+    """The stages of a build, in order (their names are STAGES)."""
+    if settings.tokenizer:
+        tokenizer = Stage("tokenizer", _given_tokenizer)
+    else:
+        tokenizer = Stage(
+            "tokenizer",
+            _train_tokenizer,
+            inputs=(PAGES_DIR,),
+            outputs=(TOKENIZER_DIR,),
+            settings=lambda ctx: {"tokenizer": asdict(ctx.settings.train), "langs": ctx.langs},
+        )
+    return [
+        Stage("fetch", _fetch_sample if settings.source == SOURCE_SAMPLE else _fetch_dumps),
+        Stage(
+            "extract",
+            _extract,
+            outputs=(PAGES_DIR, REDIRECTS_DIR, ERRORS_DIR),
+            settings=lambda ctx: {"extract": asdict(ctx.settings.extract), "langs": ctx.langs},
+            input_files=lambda ctx: _digests([dump.path for dump in ctx.dumps]),
+        ),
+        Stage(
+            "vocab",
+            _vocab,
+            inputs=(PAGES_DIR, REDIRECTS_DIR),
+            outputs=(VOCAB_DIR,),
+            settings=lambda ctx: {
+                "vocab": asdict(ctx.settings.vocab),
+                "interwiki": ctx.settings.interwiki,
+                "langs": ctx.langs,
+            },
+            input_files=_page_props,
+        ),
+        tokenizer,
+        Stage(
+            "shards",
+            _shards,
+            inputs=(PAGES_DIR, VOCAB_DIR),
+            outputs=(SHARDS_DIR,),
+            settings=lambda ctx: {
+                "shards": asdict(ctx.settings.shards),
+                "plan": asdict(ctx.settings.sharding),
+                "langs": ctx.langs,
+                "layout": LAYOUT_VERSION,
+            },
+            input_files=lambda ctx: [["tokenizer", file_digest(ctx.tokenizer_path())]],
+        ),
+        Stage("verify", _verify),
+    ]
+
+
+def run_stage(ctx: BuildContext, stage: Stage) -> StageResult:
+    """Run one stage, or skip it when it is done for the same inputs and settings."""
+    if stage.settings is None:
+        return stage.run(ctx)
+    started = time.monotonic()
+    inputs = tree_digest(ctx.out, list(stage.inputs)) + stage.input_files(ctx)
+    print_ = fingerprint(stage.name, stage.settings(ctx), inputs)
+    outputs = list(stage.outputs)
+    if stage.name not in ctx.settings.force and is_fresh(ctx.out, stage.name, print_, outputs):
+        stage_header(stage.name, "skipped (done for the same inputs and settings)")
+        return StageResult(stage.name, "skipped", time.monotonic() - started)
+    stage_header(stage.name)
+    report = stage.run(ctx)
+    if ctx.dry_run:
+        return StageResult(stage.name, "dry run", time.monotonic() - started, report or {})
+    write_record(ctx.out, StageRecord(stage.name, print_, tree_digest(ctx.out, outputs)))
+    return StageResult(stage.name, "ran", time.monotonic() - started, report)
 
 
 def run_build(
-    out: str, settings: BuildSettings, beam_args: list[str], workers: int | None
+    out: str, settings: BuildSettings, beam_args: list[str], workers: int | None = None
 ) -> list[StageResult]:
-    from pipeline.extract import DUMPS_DIR, find_mirror_inputs, run_extract
-    from pipeline.shards import resolve_tokenizer_path, run_shards
-    from pipeline.tokenizer import TrainSettings, train_tokenizer
-    from pipeline.vocab import VocabSettings, run_vocab_build
-    from transforms.extract import ExtractSettings
-
-    results: list[StageResult] = []
-    langs = settings.langs
-    dry_run = is_dry_run(beam_args)
-    dumps = f"{out.rstrip('/')}/{DUMPS_DIR}"
-    dump_date = settings.dump_date
-
-    # fetch: the sample is written, a mirror downloaded (fetch skips files already verified).
-    started = time.monotonic()
-    if settings.source == "sample":
-        from pipeline.sample import SAMPLE_DATE, SAMPLE_LANGS, write_sample_mirror
-
-        unknown = [lang for lang in langs or [] if lang not in SAMPLE_LANGS]
-        if unknown:
-            raise UserError(f"the sample has no {unknown[0]!r}; it has {','.join(SAMPLE_LANGS)}")
-        check_min_languages(langs or list(SAMPLE_LANGS), settings.min_languages)
-        if not dry_run:
-            check_writable(out)
-        stage_header("fetch", "writing the bundled sample wiki")
-        write_sample_mirror(dumps, langs=langs)
-        dump_date = SAMPLE_DATE
-        results.append(StageResult("fetch", "sample", time.monotonic() - started))
-    else:
-        from pipeline.fetch import run_fetch
-
-        if not langs or not dump_date:
-            raise UserError("a build from a mirror needs --langs and --dump-date (a date or 'latest')")
-        check_min_languages(langs, settings.min_languages)
-        if not dry_run:
-            check_writable(out)
-        stage_header("fetch")
-        plan = run_fetch(langs=",".join(langs), dump_date=dump_date, out=out, mirror=settings.mirror,
-                         beam_args=beam_args, workers=workers, messages_to_stderr=True)  # fmt: skip
-        # Languages may end up on different dates ('latest'); extract then takes each one's newest.
-        dates = set(plan.dates.values())
-        dump_date = dates.pop() if len(dates) == 1 else None
-        results.append(StageResult("fetch", "ran", time.monotonic() - started))
-
-    extract_settings = ExtractSettings()
-    inputs = find_mirror_inputs(dumps, langs, dump_date if dump_date != "latest" else None)
-    dump_digests = [[dump.path.rsplit("/", 1)[-1], file_digest(dump.path)] for dump in inputs]
-    results.append(
-        run_stage(
-            out, "extract", {"extract": asdict(extract_settings), "langs": langs}, [],
-            [PAGES_DIR, REDIRECTS_DIR, ERRORS_DIR], "extract" in settings.force,
-            lambda: run_extract(out, inputs, extract_settings, 16 << 20, beam_args, workers),
-            extra_inputs=dump_digests, dry_run=dry_run,
-        )
-    )  # fmt: skip
-
-    vocab_settings = VocabSettings(min_languages=settings.min_languages, vocab_size=settings.vocab_size)
-    props = [[p.rsplit("/", 1)[-1], file_digest(p)] for p in _files(out, DUMPS_DIR) if "page_props" in p]
-    results.append(
-        run_stage(
-            out, "vocab", {"vocab": asdict(vocab_settings), "interwiki": settings.interwiki, "langs": langs},
-            [PAGES_DIR, REDIRECTS_DIR], [VOCAB_DIR], "vocab" in settings.force,
-            lambda: run_vocab_build(out, langs=langs, interwiki=settings.interwiki,
-                                    dump_date=dump_date if dump_date != "latest" else None,
-                                    settings=vocab_settings, beam_args=beam_args, workers=workers),
-            extra_inputs=props, dry_run=dry_run,
-        )
-    )  # fmt: skip
-
-    if settings.tokenizer:
-        tokenizer_path = resolve_tokenizer_path(out, settings.tokenizer)
-        stage_header("tokenizer", f"given ({tokenizer_path})")
-        results.append(StageResult("tokenizer", "given", 0.0, {"path": tokenizer_path}))
-    else:
-        train = TrainSettings(vocab_size=settings.tokenizer_vocab_size)
-        results.append(
-            run_stage(
-                out, "tokenizer", {"tokenizer": asdict(train), "langs": langs}, [PAGES_DIR], ["tokenizer"],
-                "tokenizer" in settings.force, lambda: train_tokenizer(out, langs, train), dry_run=dry_run,
-            )
-        )  # fmt: skip
-        tokenizer_path = resolve_tokenizer_path(out, None)
-
-    plan = settings.sharding
-    results.append(
-        run_stage(
-            out, "shards",
-            {"shards": asdict(settings.shard_settings), "plan": asdict(plan), "langs": langs,
-             "layout": LAYOUT_VERSION},
-            [PAGES_DIR, f"{VOCAB_DIR}"], [SHARDS_DIR], "shards" in settings.force,
-            lambda: run_shards(out, tokenizer_path, settings.shard_settings, plan, langs, beam_args, workers),
-            extra_inputs=[["tokenizer", file_digest(tokenizer_path)]], dry_run=dry_run,
-        )
-    )  # fmt: skip
-
-    from transforms.verify import verify_workdir
-
-    if dry_run:
-        results.append(StageResult("verify", "dry run", 0.0))
-        return results
-    started = time.monotonic()
-    stage_header("verify")
-    verified = verify_workdir(out)
-    results.append(
-        StageResult("verify", "ok" if verified.ok else "failed", time.monotonic() - started,
-                    {"problems": verified.problems, "shards": verified.shards, "rows": verified.rows})
-    )  # fmt: skip
-    return results
+    ctx = BuildContext(out, settings, beam_args, workers, is_dry_run(beam_args), dump_date=settings.dump_date)
+    return [run_stage(ctx, stage) for stage in build_stages(settings)]
 
 
 def build_summary(out: str, results: list[StageResult]) -> dict[str, Any]:
-    from pipeline.shards import shard_stats
-
     root = out.rstrip("/")
     with FileSystems.open(f"{root}/{REPORTS_DIR}/extract.json") as handle:
         extract = json.loads(handle.read())["languages"]
@@ -314,9 +418,6 @@ def build_summary(out: str, results: list[StageResult]) -> dict[str, Any]:
 
 
 def print_summary(summary: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     console = Console(width=100)
     title = f"mluke-data build (entity vocabulary: {summary['vocab_size']} entities + 4 special)"
     # min_width: a narrow table would wrap its title.
@@ -358,25 +459,28 @@ Examples:
 )
 @click.option("--out", required=True, help="Work directory (local path or gs://...).")
 @click.option("--langs", default=None, help="Comma-separated languages (sample: default all ten).")
-@click.option(
-    "--source",
-    type=click.Choice(["mirror", "sample"]),
-    default="mirror",
-    show_default=True,
-    help="Wikimedia dumps from --mirror, or the bundled offline sample.",
+@source_option(
+    help="Wikipedia dumps fetched from --mirror, or the bundled offline sample ('mirror' still works)."
 )
-@click.option("--dump-date", default=None, help="YYYYMMDD or 'latest' (mirror source).")
-@click.option("--mirror", default="https://dumps.wikimedia.org", show_default=True)
+@click.option("--dump-date", default=None, help="YYYYMMDD or 'latest' (dumps source).")
+@click.option("--mirror", default=DEFAULT_MIRROR, show_default=True)
 @click.option("--tokenizer", default=None, help="sentencepiece model to use instead of training one.")
-@click.option("--tokenizer-vocab-size", type=click.IntRange(min=100), default=32000, show_default=True)
+@click.option(
+    "--tokenizer-vocab-size",
+    type=click.IntRange(min=100),
+    default=TrainSettings.vocab_size,
+    show_default=True,
+)
 @click.option(
     "--interwiki",
     default="page-props",
     show_default=True,
     help="page-props | wikidata-json=PATH | items-per-site=PATH",
 )
-@click.option("--min-languages", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option("--vocab-size", type=click.IntRange(min=1), default=1_200_000, show_default=True)
+@click.option(
+    "--min-languages", type=click.IntRange(min=1), default=VocabSettings.min_languages, show_default=True
+)
+@click.option("--vocab-size", type=click.IntRange(min=1), default=VocabSettings.vocab_size, show_default=True)
 @shard_options
 @click.option(
     "--force", type=click.Choice(STAGES[1:5]), multiple=True, help="Run this stage even if it is done."
@@ -405,18 +509,16 @@ def build_command(
     beam_args: list[str],
     workers: int | None,
 ) -> None:
-    lang_list = parse_langs_option(langs)
     settings = BuildSettings(
-        langs=lang_list,
+        langs=parse_langs_option(langs),
         source=source,
         dump_date=dump_date,
         mirror=mirror,
         tokenizer=tokenizer,
-        tokenizer_vocab_size=tokenizer_vocab_size,
         interwiki=interwiki,
-        min_languages=min_languages,
-        vocab_size=vocab_size,
-        shard_settings=shard_settings,
+        vocab=VocabSettings(min_languages=min_languages, vocab_size=vocab_size),
+        train=TrainSettings(vocab_size=tokenizer_vocab_size),
+        shards=shard_settings,
         sharding=sharding,
         force=force,
     )
@@ -424,11 +526,10 @@ def build_command(
     summary = build_summary(out, results)
     if as_json:
         click.echo(json.dumps(summary, indent=1))
-    else:
-        print_summary(summary)
-    if as_json:
         for warning in summary["warnings"]:
             click.echo(f"warning: {warning}", err=True)
+    else:
+        print_summary(summary)
     failed = [r for r in results if r.status == "failed"]
     if failed:
         for problem in failed[0].report.get("problems", [])[:20]:

@@ -11,18 +11,23 @@ from typing import Any
 import apache_beam as beam
 import click
 from apache_beam.io.filesystems import FileSystems
+from rich.console import Console
+from rich.table import Table
 
 from pipeline.options import (
     BEAM_COMMAND_SETTINGS,
     BEAM_EPILOG,
+    SOURCE_SAMPLE,
     UserError,
     beam_options,
     create_pipeline,
     is_dry_run,
     parse_langs_option,
     pipeline_options,
+    source_option,
 )
 from pipeline.progress import FileProgress
+from pipeline.sample import SAMPLE_DATE, SAMPLE_LANGS, write_sample_mirror
 from schemas.dumps import DUMPSTATUS, index_name_for, is_articles_file, lang_of_wiki, wiki_name
 from schemas.pages import ERRORS_DIR, EXTRACT_REPORT, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
 from transforms.dumpreader import WorkItem, plan_multistream
@@ -31,6 +36,8 @@ from transforms.files import match_files, path_exists
 from transforms.languages import normalize_language_code, parse_language_list
 
 DUMPS_DIR = "dumps"
+# Target compressed size of one multistream work item (and so of one pages shard).
+WORK_ITEM_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,25 @@ def find_mirror_inputs(dumps_root: str, langs: list[str] | None, dump_date: str 
     return inputs
 
 
+def dumps_dir(out: str) -> str:
+    return f"{out.rstrip('/')}/{DUMPS_DIR}"
+
+
+def sample_languages(langs: list[str] | None) -> list[str]:
+    """The sample languages a run asks for (all of them for None); a UserError names one it lacks."""
+    unknown = [lang for lang in langs or [] if lang not in SAMPLE_LANGS]
+    if unknown:
+        raise UserError(f"the sample has no {unknown[0]!r}; it has {','.join(SAMPLE_LANGS)}")
+    return list(langs) if langs is not None else list(SAMPLE_LANGS)
+
+
+def write_sample_dumps(out: str, langs: list[str] | None) -> str:
+    """Write the bundled sample wiki (of ``langs``, or all) into WORKDIR/dumps; returns its dump date."""
+    sample_languages(langs)
+    write_sample_mirror(dumps_dir(out), langs=langs)
+    return SAMPLE_DATE
+
+
 def plan_work_items(inputs: list[DumpInput], work_item_bytes: int) -> list[WorkItem]:
     """Work items of all inputs, shards numbered per language across files and parts."""
     by_lang: dict[str, list[WorkItem]] = {}
@@ -177,8 +203,8 @@ def run_extract(
     out: str,
     inputs: list[DumpInput],
     settings: ExtractSettings,
-    work_item_bytes: int,
-    beam_args: list[str],
+    work_item_bytes: int = WORK_ITEM_BYTES,
+    beam_args: list[str] | tuple[str, ...] = (),
     workers: int | None = None,
 ) -> dict[str, Any]:
     """Plan, run the Beam pipeline and return the report."""
@@ -203,9 +229,6 @@ def run_extract(
 
 
 def print_summary(report: dict[str, Any], seconds: float, out: str = "WORKDIR") -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"extract: {report.get('work_items', '?')} work items in {seconds:.1f} s")
     columns = [
         ("lang", "lang"),
@@ -259,18 +282,12 @@ Examples:
     multiple=True,
     help="A dump file as LANG=PATH (or PATH named {wiki}-...); repeatable. Replaces WORKDIR/dumps.",
 )
-@click.option(
-    "--source",
-    type=click.Choice(["dumps", "sample"]),
-    default="dumps",
-    show_default=True,
-    help="'sample' writes the bundled offline sample wiki into WORKDIR/dumps first.",
-)
+@source_option(help="The dumps in WORKDIR/dumps, or the bundled offline sample wiki (written there first).")
 @click.option("--dump-date", default=None, help="Dump date folder to use (default: the newest present).")
 @click.option(
     "--work-item-mb",
     type=click.FloatRange(min=0, min_open=True),
-    default=16.0,
+    default=WORK_ITEM_BYTES / (1 << 20),
     show_default=True,
     help="Target compressed size of one multistream work item (and output shard).",
 )
@@ -298,7 +315,7 @@ Examples:
 @click.option(
     "--parse-isolation",
     type=click.Choice(["process", "none"]),
-    default="process",
+    default=ExtractSettings.isolation,
     show_default=True,
     help="'process' parses in a guarded child process; 'none' in-process (no timeout guard).",
 )
@@ -320,21 +337,15 @@ def extract_command(
     workers: int | None,
 ) -> None:
     lang_list = parse_langs_option(langs)
-    dumps_root = f"{out.rstrip('/')}/{DUMPS_DIR}"
-    if source == "sample":
-        from pipeline.sample import SAMPLE_DATE, SAMPLE_LANGS, write_sample_mirror
-
-        unknown = [lang for lang in lang_list or [] if lang not in SAMPLE_LANGS]
-        if unknown:
-            raise UserError(f"the sample has no {unknown[0]!r}; it has {','.join(SAMPLE_LANGS)}")
-        write_sample_mirror(dumps_root, langs=lang_list)
-        dump_date = dump_date or SAMPLE_DATE
+    if source == SOURCE_SAMPLE:
+        sample_date = write_sample_dumps(out, lang_list)
+        dump_date = dump_date or sample_date
     if input_specs:
         inputs = [parse_input_flag(spec) for spec in input_specs]
         if lang_list is not None:
             inputs = [dump for dump in inputs if dump.lang in lang_list]
     else:
-        inputs = find_mirror_inputs(dumps_root, lang_list, dump_date)
+        inputs = find_mirror_inputs(dumps_dir(out), lang_list, dump_date)
     settings = ExtractSettings(
         max_page_chars=max_page_chars,
         parse_timeout_s=parse_timeout,

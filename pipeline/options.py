@@ -42,6 +42,31 @@ class UserError(click.ClickException):
         click.echo(f"Error: {self.format_message()}", err=True, file=file)
 
 
+# What `--source` names, in `build` and in `extract` alike: Wikipedia dumps (build fetches them
+# from --mirror into WORKDIR/dumps, extract reads WORKDIR/dumps), or the bundled offline sample
+# (written into WORKDIR/dumps first).
+SOURCE_DUMPS = "dumps"
+SOURCE_SAMPLE = "sample"
+# Earlier spellings still accepted: `build --source mirror`.
+_SOURCE_ALIASES = {"mirror": SOURCE_DUMPS}
+
+
+class _SourceChoice(click.Choice):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return super().convert(_SOURCE_ALIASES.get(value, value), param, ctx)
+
+
+def source_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--source dumps|sample`` (default dumps), one meaning for every command that takes it."""
+    return click.option(
+        "--source",
+        type=_SourceChoice([SOURCE_DUMPS, SOURCE_SAMPLE]),
+        default=SOURCE_DUMPS,
+        show_default=True,
+        help=help,
+    )
+
+
 def check_min_languages(langs: Sequence[str], min_languages: int) -> None:
     """A vocabulary needs entities linked in --min-languages languages: refuse a build with fewer."""
     if len(langs) >= min_languages:

@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
+from rich.console import Console
+from rich.table import Table
 
 from pipeline.options import (
     BEAM_COMMAND_SETTINGS,
@@ -27,6 +29,7 @@ from pipeline.options import (
     pipeline_options,
 )
 from pipeline.progress import FileProgress
+from pipeline.tokenizer import MODEL_FILE, TOKENIZER_DIR
 from schemas.pages import PAGES_DIR
 from schemas.shards import MANIFEST, SHARD_SUFFIX, SHARDS_DIR, Manifest, ShardSettings
 from schemas.tokens import UNK_ID
@@ -41,9 +44,7 @@ from transforms.shards import (
     read_parquet_rows,
     read_titles,
 )
-
-TOKENIZER_DIR = "tokenizer"
-DEFAULT_TOKENIZER = "sentencepiece.bpe.model"
+from transforms.verify import verify_report, verify_workdir
 
 
 def _read(path: str) -> bytes:
@@ -58,7 +59,7 @@ def resolve_tokenizer_path(out: str, tokenizer: str | None) -> str:
         if not FileSystems.exists(candidate):
             raise UserError(f"tokenizer model not found: {candidate}")
         return candidate
-    preferred = f"{candidate.rstrip('/')}/{DEFAULT_TOKENIZER}"
+    preferred = f"{candidate.rstrip('/')}/{MODEL_FILE}"
     if FileSystems.exists(preferred):
         return preferred
     models = match_files(f"{candidate.rstrip('/')}/*.model")
@@ -90,7 +91,7 @@ def run_shards(
     beam_args: list[str],
     workers: int | None = None,
 ) -> dict[str, Any]:
-    from transforms.tokenization import load_tokenizer
+    from transforms.tokenization import load_tokenizer  # sentencepiece: loaded only when used
 
     root = out.rstrip("/")
     vocab_jsonl = f"{root}/{VOCAB_DIR}/{ENTITY_VOCAB_JSONL}"
@@ -192,9 +193,6 @@ def shard_stats(out: str, langs: list[str] | None = None) -> dict[str, Any]:
 
 
 def print_stats(stats: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title="shards")
     for column in (
         "lang",
@@ -291,15 +289,34 @@ def render_example(row: dict[str, Any], tokenizer: Any, titles: dict[int, str]) 
 def shard_options(command: Any) -> Any:
     """The shard settings flags, handed to the command as ``shard_settings`` and ``sharding``."""
 
-    @click.option("--max-seq-length", type=click.IntRange(min=8), default=512, show_default=True)
-    @click.option("--max-entity-length", type=click.IntRange(min=1), default=128, show_default=True)
-    @click.option("--max-mention-length", type=click.IntRange(min=1), default=30, show_default=True)
-    @click.option("--min-sentence-length", type=click.IntRange(min=0), default=5, show_default=True)
+    defaults, plan = ShardSettings(), ShardingPlan()
+
+    @click.option(
+        "--max-seq-length", type=click.IntRange(min=8), default=defaults.max_seq_length, show_default=True
+    )
+    @click.option(
+        "--max-entity-length",
+        type=click.IntRange(min=1),
+        default=defaults.max_entity_length,
+        show_default=True,
+    )
+    @click.option(
+        "--max-mention-length",
+        type=click.IntRange(min=1),
+        default=defaults.max_mention_length,
+        show_default=True,
+    )
+    @click.option(
+        "--min-sentence-length",
+        type=click.IntRange(min=0),
+        default=defaults.min_sentence_length,
+        show_default=True,
+    )
     @click.option("--include-unk-entities", is_flag=True, help="Keep links outside the vocabulary as [UNK].")
     @click.option(
         "--shard-rows",
         type=click.IntRange(min=1),
-        default=20_000,
+        default=plan.shard_rows,
         show_default=True,
         help="Examples per shard (the shard count per language follows).",
     )
@@ -309,8 +326,12 @@ def shard_options(command: Any) -> Any:
         default=None,
         help="Target shard size in MB instead of --shard-rows (rows stay equal across shards).",
     )
-    @click.option("--num-shards", type=click.IntRange(min=1), default=None,
-                  help="Fixed shard count per language (e.g. ranks x loader workers).")  # fmt: skip
+    @click.option(
+        "--num-shards",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Fixed shard count per language (e.g. ranks x loader workers).",
+    )
     @functools.wraps(command)
     def wrapper(
         *args: Any,
@@ -423,7 +444,7 @@ Examples:
 @click.option("--tokenizer", default=None, help="sentencepiece model (default: WORKDIR/tokenizer).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per example (JSON Lines).")
 def show_command(workdir: str, lang: str, count: int, tokenizer: str | None, as_json: bool) -> None:
-    from transforms.tokenization import load_tokenizer
+    from transforms.tokenization import load_tokenizer  # sentencepiece: loaded only when used
 
     manifest = load_manifest(workdir)
     entries = [entry for entry in manifest.shards if entry.lang == lang and entry.rows]
@@ -460,8 +481,6 @@ Examples:
 @click.argument("workdir")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify_command(workdir: str, as_json: bool) -> None:
-    from transforms.verify import verify_report, verify_workdir
-
     result = verify_workdir(workdir)
     if as_json:
         click.echo(verify_report(result))

@@ -23,6 +23,8 @@ import numpy as np
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from rich.console import Console
+from rich.table import Table
 
 from pipeline.interrupt import run_interruptibly
 from pipeline.options import UserError, parse_langs_option
@@ -271,9 +273,6 @@ def _train_tokenizer(
 
 
 def print_summary(metadata: dict[str, Any], out: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(
         title=f"tokenizer: {metadata['pieces']:,} pieces, {metadata['sample_sentences']:,} sample sentences"
     )

@@ -348,9 +348,9 @@ def vocab_group() -> None:
 )
 @click.option("--dump-date", help="Date folder of the page_props dumps (default: the only one present).")
 @click.option("--langs", help="Comma-separated languages (default: every language under WORKDIR/pages).")
-@click.option("--min-languages", type=click.IntRange(min=1), default=3, show_default=True,
+@click.option("--min-languages", type=click.IntRange(min=1), default=VocabSettings.min_languages, show_default=True,
               help="Keep entities linked in at least this many distinct languages.")  # fmt: skip
-@click.option("--vocab-size", type=click.IntRange(min=1), default=1_200_000, show_default=True,
+@click.option("--vocab-size", type=click.IntRange(min=1), default=VocabSettings.vocab_size, show_default=True,
               help="Keep this many entities (special entities not counted).")  # fmt: skip
 @click.option("--max-redirect-hops", type=click.IntRange(min=1, max=20), default=5, show_default=True,
               help="Follow redirect chains up to this many hops; longer ones are reported.")  # fmt: skip

@@ -26,6 +26,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from schemas.tokens import MAX_MENTION_LENGTH
+
 SHARDS_DIR = "shards"
 # Bumped when the files a shards build writes change shape, so `build` does not take shards of an
 # older layout for done.
@@ -70,7 +72,7 @@ SHARD_SCHEMA = pa.schema(
 class ShardSettings:
     max_seq_length: int = 512
     max_entity_length: int = 128
-    max_mention_length: int = 30
+    max_mention_length: int = MAX_MENTION_LENGTH
     min_sentence_length: int = 5
     include_unk_entities: bool = False
 

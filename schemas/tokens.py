@@ -24,6 +24,11 @@ EOS_TOKEN = "</s>"
 UNK_TOKEN = "<unk>"
 MASK_TOKEN = "<mask>"
 
+# Longest entity mention, in word tokens: the shards drop longer spans (ShardSettings), and
+# pretraining and fine-tuning size their entity position ids by it. Here rather than in
+# schemas/shards.py so that training/ gets it without importing pyarrow.
+MAX_MENTION_LENGTH = 30
+
 
 @dataclass(frozen=True)
 class WordIdConvention:

@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from transformers import LukeConfig, LukeForMaskedLM
 
-from schemas.tokens import BOS_TOKEN, EOS_TOKEN, MASK_TOKEN, PAD_TOKEN, UNK_TOKEN
+from schemas.tokens import BOS_TOKEN, EOS_TOKEN, MASK_TOKEN, MAX_MENTION_LENGTH, PAD_TOKEN, UNK_TOKEN
 from schemas.vocab import (
     ENTITY_MASK,
     ENTITY_MASK2,
@@ -201,7 +201,7 @@ def export(
     config_values = tokenizer_config(
         max_seq,
         max_entity_length or int(data_settings.get("max_entity_length", 128)),
-        int(data_settings.get("max_mention_length", 30)),
+        int(data_settings.get("max_mention_length", MAX_MENTION_LENGTH)),
     )
     (out / TOKENIZER_CONFIG).write_text(
         json.dumps(config_values, indent=1, sort_keys=True) + "\n", encoding="utf-8"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from schemas.tokens import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from schemas.tokens import BOS_ID, EOS_ID, MAX_MENTION_LENGTH, PAD_ID, UNK_ID
 from schemas.vocab import ENTITY_MASK_ID, ENTITY_PAD_ID, ENTITY_UNK_ID
 
 IGNORE = -100  # label of positions without a prediction target (torch's cross-entropy default)
@@ -35,7 +35,7 @@ class MaskingConfig:
     random_replace_prob: float = 0.1  # share replaced by a random piece (the rest stays)
     whole_word_masking: bool = False
     mask_words_in_entity_spans: bool = False
-    max_mention_length: int = 30
+    max_mention_length: int = MAX_MENTION_LENGTH
 
 
 def pad_ragged(values: np.ndarray, lengths: np.ndarray, pad: int, width: int | None = None) -> np.ndarray:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from schemas.tokens import MAX_MENTION_LENGTH
+
 ENTITY_MODES = ("none", "mentions")
 
 # Options that define the trajectory of a run: a resumed run must use the same values.
@@ -131,7 +133,7 @@ class FinetuneOptions:
     max_answer_length: int = 30
     n_best: int = 20
     max_entity_length: int = 64
-    max_mention_length: int = 30
+    max_mention_length: int = MAX_MENTION_LENGTH
     epochs: float = 2.0
     max_steps: int | None = None
     batch_size: int = 32

@@ -32,6 +32,7 @@ import numpy as np
 
 from schemas.mentions import DEFAULT_MAX_TOKENS, LongestMatch, text_units
 from schemas.mentions import normalize_mention as normalize_mention  # re-exported
+from schemas.tokens import MAX_MENTION_LENGTH
 from schemas.vocab import ENTITY_VOCAB_HF_JSON, ENTITY_VOCAB_JSONL, MENTIONS_DIR, VOCAB_DIR
 from schemas.vocab_tables import language_table_name
 
@@ -325,7 +326,7 @@ class FeatureSettings:
     doc_stride: int = 128
     max_query_length: int = 64
     max_entity_length: int = 64
-    max_mention_length: int = 30
+    max_mention_length: int = MAX_MENTION_LENGTH
 
 
 @dataclass
