@@ -94,7 +94,7 @@ def test_max_mention_length_is_one_constant_for_shards_and_training():
     "pattern, where",
     [
         (r"16 << 20", "pipeline/extract.py"),  # WORK_ITEM_BYTES
-        (r"[\"']https://dumps\.wikimedia\.org[\"']", "transforms/fetch.py"),  # DEFAULT_MIRROR
+        (r"[\"']https://dumps\.wikimedia\.org[\"']", "transforms/fetch_plan.py"),  # DEFAULT_MIRROR
         (r"\b1_?200_?000\b", "transforms/vocab.py"),  # VocabSettings.vocab_size
         (r"\b32_?000\b", "pipeline/tokenizer.py"),  # TrainSettings.vocab_size
         (r"\bMAX_MENTION_LENGTH = 30\b|max_mention_length\W.*\b30\b", "schemas/tokens.py"),
