@@ -66,7 +66,7 @@ FAST = RetrySettings(
     backoff_max_s=0.05,
     max_retry_after_s=2.0,
     connect_timeout_s=2.0,
-    read_timeout_s=0.4,
+    read_timeout_s=1.0,  # generous: a loaded machine must not time out a healthy local response
     block_size=1024,
 )
 
@@ -403,7 +403,7 @@ def test_503_with_retry_after_is_retried(one: OneFile) -> None:
 
 
 def test_slow_server_times_out_then_succeeds(one: OneFile) -> None:
-    one.server.add_fault(one.path, "slow", delay=1.2)
+    one.server.add_fault(one.path, "slow", delay=3.0)
     events = Recorder()
     assert one.download(events).status == "downloaded"
     assert len(one.server.hits_for(one.path)) == 2 and "Timeout" in events.retries[0]
@@ -486,7 +486,7 @@ def test_fetch_two_languages_with_faults_then_skip_on_rerun(
     index = f"/zh_yuewiki/{DATE}/zh_yuewiki-{DATE}-pages-articles-multistream-index.txt.bz2"
     server.add_fault(articles, "drop", after_bytes=20_000)
     server.add_fault(props, "status", status=503, headers={"Retry-After": "1"})
-    server.add_fault(index, "slow", delay=1.0)
+    server.add_fault(index, "slow", delay=3.0)
     out = tmp_path / "work"
 
     result = invoke(
