@@ -16,7 +16,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from schemas.mentions import normalize_mention  # the mention key, defined once for every stage
-from transforms.parquet_io import ReadParquetRowGroups, read_row_group, rows_of_languages
+from transforms.parquet_io import ProcessRowGroups, read_row_group, rows_of_languages
 from transforms.vocab_keys import (
     LINKS,
     LINKS_DIRECT,
@@ -130,22 +130,12 @@ class _RowGroupLinks(beam.DoFn):
             yield TaggedOutput("page_ids", ((lang, page_id), ("page", title)))
 
 
-class ReadPageLinks(beam.PTransform):
+class ReadPageLinks(ProcessRowGroups):
     """Page files -> ``links`` ((lang, raw target), (count, 0, anchors)), ``account`` and
     ``page_ids``; each Parquet row group is one work item."""
 
     def __init__(self, page_files: Sequence[str], langs: Iterable[str], with_page_ids: bool) -> None:
-        super().__init__()
-        self._page_files = page_files
-        self._read = _RowGroupLinks(langs, with_page_ids)
-
-    def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
-        read = (
-            pbegin
-            | "RowGroups" >> ReadParquetRowGroups(self._page_files)
-            | "Links" >> beam.ParDo(self._read).with_outputs("account", "page_ids", main="links")
-        )
-        return {"links": read["links"], "account": read["account"], "page_ids": read["page_ids"]}
+        super().__init__(page_files, _RowGroupLinks(langs, with_page_ids), "links", "account", "page_ids")
 
 
 class MergeLinkStats(beam.CombineFn):

@@ -75,6 +75,26 @@ class ReadParquetRowGroups(beam.PTransform):
         )
 
 
+class ProcessRowGroups(beam.PTransform):
+    """Parquet paths -> ``fn`` applied to every (path, row group) work item; its main output
+    ``main`` and its tagged outputs ``tags``, as a dict by name."""
+
+    def __init__(self, paths: Sequence[str], fn: beam.DoFn, main: str, *tags: str) -> None:
+        super().__init__()
+        self._paths = paths
+        self._fn = fn
+        self._main = main
+        self._tags = tags
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
+        read = (
+            pbegin
+            | "RowGroups" >> ReadParquetRowGroups(self._paths)
+            | "Process" >> beam.ParDo(self._fn).with_outputs(*self._tags, main=self._main)
+        )
+        return {name: read[name] for name in (self._main, *self._tags)}
+
+
 def read_row_group(path: str, index: int, columns: Sequence[str]) -> pa.Table:
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         return pq.ParquetFile(handle).read_row_group(index, columns=list(columns))

@@ -10,7 +10,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.pvalue import AsDict, TaggedOutput
 
-from transforms.parquet_io import ReadParquetRowGroups, read_row_group, rows_of_languages
+from transforms.parquet_io import ProcessRowGroups, read_row_group, rows_of_languages
 from transforms.vocab_keys import canonical_title, qid_number
 
 DEFAULT_MAX_REDIRECT_HOPS = 5
@@ -37,21 +37,11 @@ class _RowGroupRedirects(beam.DoFn):
                 yield TaggedOutput("page_ids", ((lang, page_id), ("redirect", source)))
 
 
-class ReadRedirects(beam.PTransform):
+class ReadRedirects(ProcessRowGroups):
     """Redirect files -> ``edges`` ((lang, redirect title), target) and ``page_ids``."""
 
     def __init__(self, redirect_files: Sequence[str], langs: Iterable[str], with_page_ids: bool) -> None:
-        super().__init__()
-        self._redirect_files = redirect_files
-        self._read = _RowGroupRedirects(langs, with_page_ids)
-
-    def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
-        read = (
-            pbegin
-            | "RowGroups" >> ReadParquetRowGroups(self._redirect_files)
-            | "Edges" >> beam.ParDo(self._read).with_outputs("page_ids", main="edges")
-        )
-        return {"edges": read["edges"], "page_ids": read["page_ids"]}
+        super().__init__(redirect_files, _RowGroupRedirects(langs, with_page_ids), "edges", "page_ids")
 
 
 def redirect_round(
