@@ -210,8 +210,8 @@ def _run_build(workdir: Path, workers: int) -> dict[str, Any]:
 
 
 def _micro(workdir: Path) -> dict[str, float]:
+    from transforms.link_counts import page_batch_links
     from transforms.sqldump import iter_page_props_items, open_decompressed
-    from transforms.vocab import page_batch_links
 
     path = sorted((workdir / "pages" / "en").glob("*.parquet"))[0]
     table = pq.read_table(path)

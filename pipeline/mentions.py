@@ -17,7 +17,7 @@ import click
 from rich.table import Table
 
 from pipeline.options import UserError, parse_langs_option
-from pipeline.vocab import _console, _read_table, _vocab_dir
+from pipeline.vocab_inspect import find_vocab_dir, read_table, wide_console
 from schemas.mentions import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_MIN_COMMONNESS,
@@ -31,7 +31,7 @@ from schemas.mentions import (
 from schemas.vocab import MENTIONS_DIR
 from schemas.vocab_tables import language_table_name
 from transforms.files import path_exists
-from transforms.vocab import join_path
+from transforms.parquet_io import join_path
 
 _COLUMNS = ("mention", "entity_id", "entity", "wikidata_id", "count", "mention_count", "commonness",
             "doc_count", "link_doc_count", "link_prob")  # fmt: skip
@@ -58,12 +58,12 @@ class Found:
 
 def dictionary_rows(workdir: str, lang: str, keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """The mention-dictionary rows of ``keys`` in one language, by mention, best entity first."""
-    path = join_path(_vocab_dir(workdir), MENTIONS_DIR, language_table_name(lang))
+    path = join_path(find_vocab_dir(workdir), MENTIONS_DIR, language_table_name(lang))
     if not path_exists(path):
         raise UserError(
             f"no mention dictionary for {lang!r} ({path} is missing): run `mluke-data vocab build --out {workdir}`"
         )
-    table = _read_table(path, filters=[("mention", "in", sorted(keys))] if keys else None)
+    table = read_table(path, filters=[("mention", "in", sorted(keys))] if keys else None)
     missing = [name for name in _COLUMNS if name not in table.column_names]
     if missing:
         raise UserError(
@@ -173,7 +173,7 @@ def detect_command(
     if as_json:
         click.echo(json.dumps([asdict(f) for f in shown], indent=1, ensure_ascii=False))
         return
-    console = _console()
+    console = wide_console()
     detected = sum(1 for f in found if f.detected)
     console.print(
         f"{detected} mention(s) detected in {len(text)} characters ({code}; commonness >= {min_commonness}, "

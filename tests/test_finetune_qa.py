@@ -35,7 +35,7 @@ from training.qa import (  # noqa: E402
     read_squad,
     resolve_vocab_dir,
 )
-from transforms.vocab import normalize_mention as vocab_stage_normalize_mention  # noqa: E402
+from transforms.link_counts import normalize_mention as vocab_stage_normalize_mention  # noqa: E402
 
 pytestmark = pytest.mark.train
 REPO = Path(__file__).resolve().parents[1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import json
+import pickle
 import re
 import shutil
 import sys
@@ -18,31 +19,26 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.testing.util import assert_that
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from schemas.mentions import normalize_mention
 from schemas.pages import PAGE_SCHEMA, REDIRECT_SCHEMA, shard_name
 from schemas.vocab import FIRST_ENTITY_ID, SPECIAL_ENTITIES
 from schemas.vocab_tables import ENTITIES_SCHEMA, MENTIONS_SCHEMA, TITLES_SCHEMA
+from transforms.entity_counts import EntityRecord, SelectVocabulary, merge_entity
+from transforms.link_counts import page_batch_links
+from transforms.mention_dictionary import mention_rows, with_page_counts
+from transforms.redirects import ResolveRedirects
 from transforms.titles import SiteInfo, normalize_title
-from transforms.vocab import (
-    LINK_FATES,
-    EntityRecord,
-    canonical_title,
-    count_by_rank,
-    hf_entity_vocab,
-    luke_jsonl,
-    mention_rows,
-    merge_entity,
-    normalize_mention,
-    page_batch_links,
-    resolve_redirects_in_memory,
-    select_vocabulary,
-    with_page_counts,
-)
+from transforms.vocab_keys import LINK_FATES, canonical_title
+from transforms.vocab_writers import count_by_rank, hf_entity_vocab, luke_jsonl
 
 DATE = "20260101"
 LANGS = ("ar", "de", "en", "fr", "ja")
@@ -385,10 +381,41 @@ def test_normalize_mention() -> None:
     assert normalize_mention(" \u200b ") == ""
 
 
-def test_resolve_redirects_in_memory() -> None:
+def run_transforms(
+    tmp_path: Path, steps: dict[str, tuple[list[Any], beam.PTransform, str]]
+) -> dict[str, list[Any]]:
+    """Apply each step (elements, transform, output of its dict) in one pipeline on the FnApiRunner;
+    its output, sorted, by step name."""
+    kept = tmp_path / "outputs"
+    kept.mkdir()
+
+    def keeper(name: str) -> Any:
+        def keep(actual: list[Any]) -> None:
+            (kept / name).write_bytes(pickle.dumps(sorted(actual, key=repr)))
+
+        return keep
+
+    with beam.Pipeline(runner=FnApiRunner()) as pipeline:
+        for name, (elements, transform, output) in steps.items():
+            result = pipeline | f"Create{name}" >> beam.Create(elements) | name >> transform
+            assert_that(result[output], keeper(name), label=f"Keep{name}")
+    return {name: pickle.loads((kept / name).read_bytes()) for name in steps}
+
+
+def test_resolve_redirects(tmp_path: Path) -> None:
     edges = {("en", title): target for _, title, target in REDIRECTS["en"]}
     edges[("de", "A")] = "B"
-    resolved = resolve_redirects_in_memory(edges, max_hops=5)
+    # a chain that walks into a loop is a loop
+    into_loop = {("en", "X"): "Loop A", ("en", "Loop A"): "Loop B", ("en", "Loop B"): "Loop A"}
+    out = run_transforms(
+        tmp_path,
+        {
+            "Fixture": (sorted(edges.items()), ResolveRedirects(max_hops=5), "resolution"),
+            "IntoLoop": (sorted(into_loop.items()), ResolveRedirects(), "resolution"),
+        },
+    )
+    resolved = dict(out["Fixture"])
+    assert resolved.keys() == edges.keys()
     assert resolved[("en", "FRG")] == ("Germany", "ok", 2)
     assert resolved[("en", "Federal Republic of Germany")] == ("Germany", "ok", 1)
     assert resolved[("en", "Loop A")][1] == "loop"
@@ -398,18 +425,14 @@ def test_resolve_redirects_in_memory() -> None:
     assert resolved[("en", "C3")] == ("Berlin", "ok", 5)  # C3..C7 -> Berlin: exactly 5 hops
     assert resolved[("en", "C2")][1] == "too_long"
     assert resolved[("de", "A")] == ("B", "ok", 1)  # languages never mix
-    # a chain that walks into a loop is a loop
-    resolved = resolve_redirects_in_memory(
-        {("en", "X"): "Loop A", ("en", "Loop A"): "Loop B", ("en", "Loop B"): "Loop A"}
-    )
-    assert resolved[("en", "X")][1] == "loop"
+    assert dict(out["IntoLoop"])[("en", "X")][1] == "loop"
 
 
 def _record(qid: str, *titles: tuple[str, str, int]) -> EntityRecord:
     return merge_entity(qid, titles)
 
 
-def test_merge_entity_and_select_vocabulary() -> None:
+def test_merge_entity_and_select_vocabulary(tmp_path: Path) -> None:
     a = _record("Q10", ("en", "A", 5), ("de", "A", 3), ("ja", "エー", 2))
     b = _record("Q2", ("en", "B", 4), ("en", "B2", 1), ("de", "B", 5), ("fr", "B", 0))
     tie = _record("Q9", ("en", "T", 4), ("de", "T", 3), ("fr", "T", 3))
@@ -418,11 +441,20 @@ def test_merge_entity_and_select_vocabulary() -> None:
     assert two_langs.num_languages == 2  # two titles in one language count once
     assert [t[:2] for t in a.titles] == [("de", "A"), ("en", "A"), ("ja", "エー")]
 
-    vocab = select_vocabulary([a, b, tie, two_langs], min_languages=3, vocab_size=10)
-    assert [(i, r.qid) for i, r in vocab] == [(4, "Q9"), (5, "Q10")]  # 10 == 10: Q9 before Q10
-    assert [r.qid for _, r in select_vocabulary([a, b, tie, two_langs], 2, 10)] == ["Q1", "Q2", "Q9", "Q10"]
-    assert [r.qid for _, r in select_vocabulary([a, b, tie, two_langs], 2, 2)] == ["Q1", "Q2"]
-    assert select_vocabulary([a], 4, 10) == []
+    records = [a, b, tie, two_langs]
+    out = run_transforms(
+        tmp_path,
+        {
+            "Three": (records, SelectVocabulary(min_languages=3, vocab_size=10), "vocab"),
+            "Two": (records, SelectVocabulary(2, 10), "vocab"),
+            "TwoTop2": (records, SelectVocabulary(2, 2), "vocab"),
+            "None": ([a], SelectVocabulary(4, 10), "vocab"),
+        },
+    )
+    assert [(i, r.qid) for i, r in sorted(out["Three"])] == [(4, "Q9"), (5, "Q10")]  # 10 == 10: Q9 first
+    assert [r.qid for _, r in sorted(out["Two"])] == ["Q1", "Q2", "Q9", "Q10"]
+    assert [r.qid for _, r in sorted(out["TwoTop2"])] == ["Q1", "Q2"]
+    assert out["None"] == []
 
 
 def test_mention_rows_commonness() -> None:

@@ -93,9 +93,9 @@ def recount(pages: list[dict[str, Any]], keys: set[str]) -> dict[str, tuple[int,
 
 def test_normalize_mention_is_shared() -> None:
     from training import qa
-    from transforms import vocab
+    from transforms import link_counts
 
-    assert vocab.normalize_mention is normalize_mention
+    assert link_counts.normalize_mention is normalize_mention
     assert qa.normalize_mention is normalize_mention
     assert normalize_mention("  The  Federal\nRepublic ") == "the federal republic"
     assert normalize_mention("ＩＰｈｏｎｅ") == "iphone"

@@ -28,7 +28,7 @@ import bisect
 import gc
 import html
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from html.entities import name2codepoint
@@ -329,11 +329,6 @@ def is_image_option(option: str) -> bool:
 def has_media_extension(name: str) -> bool:
     match = _MEDIA_EXTENSION.search(name)
     return match is not None and match.group(1).lower() in MEDIA_FILE_EXTENSIONS
-
-
-def finalize_paragraph(raw: str, links: Iterable[Link], is_lead: bool) -> Paragraph | None:
-    """Collapse whitespace, drop empty parentheses and strip, keeping link offsets exact."""
-    return _finalize(raw, [(link.start, link.end, link.target) for link in links], is_lead)
 
 
 def _finalize(raw: str, links: list[tuple[int, int, str]], is_lead: bool) -> Paragraph | None:
