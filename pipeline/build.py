@@ -52,6 +52,7 @@ from schemas.shards import LAYOUT_VERSION, MANIFEST, SHARDS_DIR, ShardSettings
 from schemas.vocab import VOCAB_DIR
 from transforms.extract import ExtractSettings
 from transforms.files import match_files, write_atomically
+from transforms.interwiki import PAGE_PROPS
 from transforms.shards import ShardingPlan
 from transforms.verify import verify_workdir
 
@@ -473,7 +474,7 @@ Examples:
 )
 @click.option(
     "--interwiki",
-    default="page-props",
+    default=PAGE_PROPS,
     show_default=True,
     help="page-props | wikidata-json=PATH | items-per-site=PATH",
 )

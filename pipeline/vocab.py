@@ -47,7 +47,7 @@ from schemas.vocab import (
 )
 from schemas.vocab_tables import TITLES_DIR, VOCAB_REPORT, language_table_name
 from transforms.files import match_files, path_exists
-from transforms.interwiki import INTERWIKI_SOURCES
+from transforms.interwiki import INTERWIKI_SOURCES, PAGE_PROPS
 from transforms.mentions import DEFAULT_MAX_MATCHER_MENTIONS
 from transforms.parquet_io import join_path, read_bytes
 from transforms.vocab import BuildEntityVocabulary, VocabInputs, VocabSettings
@@ -66,7 +66,7 @@ def parse_interwiki(value: str) -> tuple[str, str | None]:
         raise UserError(
             f"--interwiki must be one of page-props, wikidata-json=PATH, items-per-site=PATH; got {value!r}"
         )
-    if source == "page-props":
+    if source == PAGE_PROPS:
         if sep:
             raise UserError("--interwiki page-props takes no path: it reads WORKDIR/dumps/{wiki}/{date}/")
         return source, None
@@ -136,7 +136,7 @@ def plan_vocab_inputs(
     page_files = tuple(p for lang in chosen for p in pages[lang])
     redirect_files = tuple(p for lang in chosen for p in redirects.get(lang, []))
     props: dict[str, str] = {}
-    if source == "page-props":
+    if source == PAGE_PROPS:
         props = {lang: _page_props_file(workdir, lang, dump_date) for lang in chosen}
     elif path is not None and not path_exists(path):
         raise UserError(f"--interwiki {source}: no such file {path}")
@@ -179,7 +179,7 @@ def run_vocab_build(
     workdir: str,
     *,
     langs: Sequence[str] | None = None,
-    interwiki: str = "page-props",
+    interwiki: str = PAGE_PROPS,
     dump_date: str | None = None,
     settings: VocabSettings | None = None,
     beam_args: Sequence[str] = (),
@@ -253,7 +253,7 @@ def vocab_group() -> None:
 )
 @click.option(
     "--interwiki",
-    default="page-props",
+    default=PAGE_PROPS,
     show_default=True,
     help="Where Wikidata items come from: page-props (WORKDIR/dumps/{wiki}/{date}/*-page_props.sql.gz), "
     "wikidata-json=PATH (latest-all.json.bz2/.gz/plain) or items-per-site=PATH (wb_items_per_site.sql.gz).",

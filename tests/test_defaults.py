@@ -98,6 +98,7 @@ def test_max_mention_length_is_one_constant_for_shards_and_training():
         (r"\b1_?200_?000\b", "transforms/vocab.py"),  # VocabSettings.vocab_size
         (r"\b32_?000\b", "pipeline/tokenizer.py"),  # TrainSettings.vocab_size
         (r"\bMAX_MENTION_LENGTH = 30\b|max_mention_length\W.*\b30\b", "schemas/tokens.py"),
+        (r"[\"']page-props[\"']", "transforms/interwiki.py"),  # PAGE_PROPS, the --interwiki default
     ],
 )
 def test_each_default_literal_is_written_once(pattern: str, where: str):
