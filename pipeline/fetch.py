@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from apache_beam.io.filesystems import FileSystems
@@ -59,7 +60,8 @@ from transforms.languages import parse_language_list
 
 # Module-level so tests (and embedding code) can shorten the waits.
 RETRY_SETTINGS = RetrySettings()
-WIKIMEDIA_HOST = "dumps.wikimedia.org"
+# Wikimedia asks for at most two connections per address; other mirrors set their own limits.
+WIKIMEDIA_HOST = urlsplit(DEFAULT_MIRROR).hostname
 
 
 def run_fetch(
