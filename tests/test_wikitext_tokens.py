@@ -41,6 +41,7 @@ from transforms.languages import (
     MEDIA_FILE_EXTENSIONS,
     link_trail_pattern,
 )
+from transforms.paragraphs import ParagraphBuilder
 from transforms.titles import SiteInfo, parse_link_target, upper_first
 from transforms.wikitext import (
     _DROPPED_TAGS,
@@ -522,7 +523,7 @@ def test_broken_token_streams_raise_parser_errors_only():
     for cut in range(len(tokens)):
         try:
             walker = wikitext._TokenWalker(tokens[:cut], site)
-            walker.walk(0, wikitext._ParagraphBuilder())
+            walker.walk(0, ParagraphBuilder())
             outcomes.add("walked")
         except ParserError:
             outcomes.add("ParserError")
