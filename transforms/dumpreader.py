@@ -19,16 +19,8 @@ from typing import Any
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from lxml import etree
 
-from transforms.page_xml import (
-    RawPage,
-    ReadProblem,
-    bad_page,
-    page_from_element,
-    parser,
-    siteinfo_from_header,
-)
+from transforms.page_xml import RawPage, ReadProblem, bad_page, page_of_block, siteinfo_from_header
 
 _READ_CHUNK = 1 << 20
 
@@ -250,13 +242,7 @@ class _WholeFileReader:
             self.pos = close + len(_PAGE_CLOSE)
             self.scanned = 0
             self.pages += 1
-            source = f"{self.path}#page{self.pages}"
-            try:
-                element = etree.fromstring(block, parser())
-            except etree.XMLSyntaxError as error:
-                yield bad_page(block, source, "bad_page_xml", f"XML error: {error}")
-                continue
-            yield page_from_element(element, source)
+            yield page_of_block(block, f"{self.path}#page{self.pages}")
 
     def partial_page(self) -> bytes:
         """The start of a page that the data ended inside, if any."""

@@ -45,7 +45,7 @@ class ReadProblem:
     page_id: int | None = None
 
 
-def parser() -> etree.XMLParser:
+def _parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True, remove_comments=True
     )
@@ -164,7 +164,7 @@ def siteinfo_from_header(data: bytes) -> dict[str, Any]:
     if match is None:
         return {}
     try:
-        return siteinfo_from_element(etree.fromstring(match.group(0), parser()))
+        return siteinfo_from_element(etree.fromstring(match.group(0), _parser()))
     except etree.XMLSyntaxError:
         return {}
 
@@ -189,20 +189,24 @@ def bad_page(block: bytes, source: str, reason: str, error: str) -> ReadProblem:
     )
 
 
+def page_of_block(block: bytes, source: str) -> RawPage | ReadProblem:
+    """One ``<page>...</page>`` block parsed on its own: broken XML costs only this page."""
+    try:
+        element = etree.fromstring(block, _parser())
+    except etree.XMLSyntaxError as error:
+        return bad_page(block, source, "bad_page_xml", f"XML error: {error}")
+    return page_from_element(element, source)
+
+
 def pages_of_stream(data: bytes, source: str) -> Iterator[RawPage | ReadProblem]:
     """The pages of a run of ``<page>`` elements (one decompressed bz2 stream), in order."""
     data = _TAIL.sub(b"", data)
     try:
-        root = etree.fromstring(b"<mediawiki>" + data + b"</mediawiki>", parser())
+        root = etree.fromstring(b"<mediawiki>" + data + b"</mediawiki>", _parser())
     except etree.XMLSyntaxError:
         # One broken page must not take its 99 neighbours with it: parse page by page.
         for block in _PAGE_BLOCK.findall(data):
-            try:
-                element = etree.fromstring(block, parser())
-            except etree.XMLSyntaxError as error:
-                yield bad_page(block, source, "bad_page_xml", f"XML error: {error}")
-                continue
-            yield page_from_element(element, source)
+            yield page_of_block(block, source)
         return
     for element in root:
         if _local(element.tag) == "page":
