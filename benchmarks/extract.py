@@ -27,8 +27,9 @@ from pathlib import Path
 
 import mwparserfromhell
 
-from transforms.dumpreader import RawPage, plan_multistream, read_multistream_item, site_from_siteinfo
 from transforms.extract import ExtractSettings, PageParser, extract_work_item
+from transforms.multistream import plan_multistream, read_multistream_item
+from transforms.page_xml import RawPage, site_from_siteinfo
 from transforms.titles import SiteInfo, parse_link_target
 
 

@@ -30,10 +30,10 @@ from pipeline.progress import FileProgress
 from pipeline.sample import SAMPLE_DATE, SAMPLE_LANGS, write_sample_mirror
 from schemas.dumps import DUMPSTATUS, index_name_for, is_articles_file, lang_of_wiki, wiki_name
 from schemas.pages import ERRORS_DIR, EXTRACT_REPORT, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
-from transforms.dumpreader import WorkItem, plan_multistream
 from transforms.extract import ExtractPages, ExtractSettings
 from transforms.files import match_files, path_exists
 from transforms.languages import normalize_language_code, parse_language_list
+from transforms.multistream import WorkItem, plan_multistream
 
 DUMPS_DIR = "dumps"
 # Target compressed size of one multistream work item (and so of one pages shard).

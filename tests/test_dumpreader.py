@@ -9,15 +9,10 @@ import time
 import pytest
 from dumpfactory import Page, export_xml, write_multistream
 
-from transforms.dumpreader import (
-    RawPage,
-    ReadProblem,
-    WorkItem,
-    plan_multistream,
-    read_multistream_item,
-    read_whole_file,
-)
+from transforms.dumpreader import read_whole_file
 from transforms.isolation import IsolatedCallError, IsolatedFunction
+from transforms.multistream import WorkItem, plan_multistream, read_multistream_item
+from transforms.page_xml import RawPage, ReadProblem
 
 PAGES = [Page(f"Page {i}", i + 1, f"Text of page {i} with [[Link {i}]].") for i in range(30)]
 

@@ -36,10 +36,11 @@ import pipeline.fetch as fetch_pipeline
 from pipeline.cli import cli
 from schemas.dumps import JOB_ARTICLES_MULTISTREAM
 from transforms.download import ChecksumError, download_file
-from transforms.dumpreader import RawPage, ReadProblem, read_whole_file
+from transforms.dumpreader import read_whole_file
 from transforms.extract import parse_pages
 from transforms.fetch_plan import FetchError, FileTask, PlanError, parse_status_document, plan_dump
 from transforms.http import RetrySettings
+from transforms.page_xml import RawPage, ReadProblem
 from transforms.sqldump import SqlParseError, iter_page_props_items, iter_sql_rows, parse_row
 from transforms.titles import SiteInfo, normalize_title
 from transforms.wikidata import WikidataReadStats, iter_wikidata_sitelinks

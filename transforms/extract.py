@@ -32,18 +32,13 @@ from schemas.pages import (
     REPORTS_DIR,
     shard_name,
 )
-from transforms.dumpreader import (
-    RawPage,
-    ReadProblem,
-    WorkItem,
-    read_multistream_item,
-    read_whole_file,
-    site_from_siteinfo,
-)
+from transforms.dumpreader import read_whole_file
 from transforms.errors import write_failure
 from transforms.files import StreamingParquetWriter, write_atomically
 from transforms.isolation import IsolatedCallError, IsolatedFunction
 from transforms.languages import REDIRECT_MAGIC_WORDS
+from transforms.multistream import WorkItem, read_multistream_item
+from transforms.page_xml import RawPage, ReadProblem, site_from_siteinfo
 from transforms.titles import SiteInfo, parse_link_target, split_page_title
 from transforms.wikitext import ExtractedArticle, RedirectMatcher, extract_article
 
