@@ -19,6 +19,7 @@ run stops naming the step, and the last checkpoint written is a good one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -305,7 +306,7 @@ class TrainStep:
             inputs = {name: micro[name].to(self.device, non_blocking=True) for name in MODEL_INPUTS}
             words, entities = len(micro["word_target_ids"]), len(micro["entity_target_ids"])
             last = index == self.accumulation - 1
-            context = self.ddp.no_sync() if self.ddp is not None and not last else _no_context()
+            context = self.ddp.no_sync() if self.ddp is not None and not last else contextlib.nullcontext()
             with context:
                 with self.autocast():
                     out = self.module(**inputs)
@@ -329,14 +330,6 @@ class TrainStep:
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         return StepResult(sums, grad_norm, word_targets, entity_targets, tokens)
-
-
-class _no_context:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 class NonFiniteWatch:
