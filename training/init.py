@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from transformers import LukeForMaskedLM
 
-from schemas.tokens import BOS_TOKEN, EOS_TOKEN, MASK_TOKEN, PAD_TOKEN, UNK_TOKEN, WordIdConvention
+from schemas.tokens import BOS_TOKEN, EOS_TOKEN, MASK_TOKEN, PAD_TOKEN, UNK_TOKEN
 from schemas.vocab import ENTITY_MASK, ENTITY_MASK2, SPECIAL_ENTITIES
 
 from .checkpoint import list_checkpoints, load_checkpoint, resolve_checkpoint
@@ -198,15 +198,13 @@ def map_word_rows(ours: WordVocab, source_model: Path, source_rows: int) -> RowM
         where = {token: row for row, token in enumerate(source_tokens)}
         rows = np.array([where.get(token, -1) for token in our_tokens], dtype=np.int64)
     rows[rows >= source_rows] = -1
-    convention_rows = WordIdConvention(source.processor.get_piece_size()).vocab_size
     report = {
         "tokenizer": "identical" if identical else "mapped by piece",
         "ours": len(our_tokens),
         "mapped": int((rows >= 0).sum()),
         "source_rows": source_rows,
-        # Rows past the tokenizer's own ids (mLUKE: <ent> and <ent2>, for fine-tuning).
-        "source_rows_not_used": max(0, source_rows - convention_rows)
-        + (0 if identical else convention_rows - len(set(rows[rows >= 0].tolist()))),
+        # e.g. mLUKE's <ent> and <ent2>, past its tokenizer's own ids (added for fine-tuning).
+        "source_rows_not_used": source_rows - len(np.unique(rows[rows >= 0])),
     }
     return RowMap(rows, report)
 
