@@ -30,6 +30,8 @@ from apache_beam.options.pipeline_options import (
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.transforms import environments
 
+from pipeline.run_metrics import RunMetricsOptions, has_run_metrics, write_run_metrics
+
 LOCAL_RUNNER = "FnApiRunner"
 
 
@@ -217,6 +219,9 @@ class _Pipeline(beam.Pipeline):
             if message is None:
                 raise
             raise UserError(message) from None
+        metrics_json = self._options.view_as(RunMetricsOptions).run_metrics_json
+        if metrics_json and has_run_metrics(result):
+            write_run_metrics(result, self, metrics_json)
         job = getattr(result, "job", None)
         job_file = self._options.view_as(DebugOptions).dataflow_job_file
         if job is not None and job_file and self._options.view_as(TestOptions).dry_run:
