@@ -35,12 +35,12 @@ from schemas.pages import (
 from transforms.dumpreader import read_whole_file
 from transforms.errors import write_failure
 from transforms.files import StreamingParquetWriter, write_atomically
-from transforms.isolation import IsolatedCallError, IsolatedFunction
 from transforms.languages import REDIRECT_MAGIC_WORDS
 from transforms.multistream import WorkItem, read_multistream_item
+from transforms.page_parser import PageParser, ParseResult
 from transforms.page_xml import RawPage, ReadProblem, site_from_siteinfo
 from transforms.titles import SiteInfo, parse_link_target, split_page_title
-from transforms.wikitext import ExtractedArticle, RedirectMatcher, extract_article
+from transforms.wikitext import ExtractedArticle, RedirectMatcher
 
 STAGE = "extract"
 
@@ -158,9 +158,6 @@ def classify_page(
     return None
 
 
-ParseResult = tuple  # ("ok", ExtractedArticle) or ("error", kind, message)
-
-
 def parse_outcome(lang: str, raw: RawPage, result: ParseResult) -> PageOutcome:
     """An article, or a dead letter naming why the parser failed on the page."""
     if result[0] == "ok":
@@ -172,67 +169,6 @@ def parse_outcome(lang: str, raw: RawPage, result: ParseResult) -> PageOutcome:
         dead_letter(lang, raw.page_id, raw.title, reason, f"{kind}: {message}", raw.source),
         reason,
     )
-
-
-def parse_pages(texts: list[str], site: SiteInfo) -> list[ParseResult]:
-    """Parse each text; a failure is reported for its page only (never raised)."""
-    results: list[ParseResult] = []
-    for text in texts:
-        try:
-            results.append(("ok", extract_article(text, site)))
-        except RecursionError:
-            results.append(("error", "RecursionError", "maximum recursion depth exceeded"))
-        except MemoryError:
-            raise  # the isolated caller retries page by page to find the culprit
-        except Exception as error:  # any parser bug becomes a dead letter, never a failed job
-            results.append(("error", type(error).__name__, str(error)))
-    return results
-
-
-_SITES: dict[str, SiteInfo] = {}
-
-
-def _parse_in_child(texts: list[str], lang: str, siteinfo: dict[str, Any] | None = None) -> list[ParseResult]:
-    key = lang + json.dumps(siteinfo, sort_keys=True)
-    site = _SITES.get(key)
-    if site is None:
-        site = _SITES[key] = site_from_siteinfo(lang, siteinfo)
-    return parse_pages(texts, site)
-
-
-class PageParser:
-    """Parses batches of pages in-process or in the guarded child process.
-
-    Batching pays the round trip to the child (pickling, two context switches) once per batch
-    instead of once per page. A batch that times out or kills the child is parsed again page by
-    page, each page with the full timeout, so only the page at fault is dead-lettered.
-    """
-
-    def __init__(self, settings: ExtractSettings) -> None:
-        self.settings = settings
-        self._isolated: IsolatedFunction | None = None
-        if settings.isolation == "process":
-            self._isolated = IsolatedFunction(
-                _parse_in_child,
-                timeout_s=settings.parse_timeout_s,
-                memory_bytes=settings.parse_memory_mb * 1024 * 1024,
-            )
-
-    def parse(
-        self, texts: list[str], lang: str, siteinfo: dict[str, Any] | None, site: SiteInfo
-    ) -> list[ParseResult]:
-        if self._isolated is None:
-            return parse_pages(texts, site)
-        try:
-            return self._isolated(texts, lang, siteinfo)
-        except IsolatedCallError as error:
-            if len(texts) == 1:
-                return [("error", error.kind, error.message)]
-        return [self.parse([text], lang, siteinfo, site)[0] for text in texts]
-
-    def close(self) -> None:
-        if self._isolated is not None:
-            self._isolated.close()
 
 
 def outcome_stats(lang: str, outcome: PageOutcome) -> Counter[str]:
