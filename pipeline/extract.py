@@ -31,7 +31,7 @@ from pipeline.sample import SAMPLE_DATE, SAMPLE_LANGS, write_sample_mirror
 from schemas.dumps import DUMPSTATUS, index_name_for, is_articles_file, lang_of_wiki, wiki_name
 from schemas.pages import ERRORS_DIR, EXTRACT_REPORT, PAGES_DIR, REDIRECTS_DIR, REPORTS_DIR
 from transforms.extract import ExtractPages, ExtractSettings
-from transforms.files import match_files, path_exists
+from transforms.files import match_files, path_exists, total_bytes
 from transforms.languages import normalize_language_code, parse_language_list
 from transforms.multistream import WorkItem, plan_multistream
 
@@ -212,7 +212,8 @@ def run_extract(
     langs = sorted({item.lang for item in items})
     if not is_dry_run(beam_args):
         clear_outputs(out, langs)
-    options = pipeline_options(beam_args, workers=workers)
+    input_bytes = total_bytes([dump.path for dump in inputs])
+    options = pipeline_options(beam_args, workers=workers, input_bytes=input_bytes)
     # Each work item finishes by renaming its pages shard into place.
     progress = FileProgress("extract", f"{out.rstrip('/')}/{PAGES_DIR}/*/*.parquet", len(items))
     with progress, create_pipeline(options) as pipeline:

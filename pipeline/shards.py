@@ -35,7 +35,7 @@ from schemas.shards import MANIFEST, SHARD_SUFFIX, SHARDS_DIR, Manifest, ShardSe
 from schemas.tokens import UNK_ID
 from schemas.vocab import ENTITIES_PARQUET, ENTITY_VOCAB_JSONL, VOCAB_DIR
 from schemas.vocab_tables import TITLES_DIR
-from transforms.files import match_files
+from transforms.files import match_files, total_bytes
 from transforms.shards import (
     PARTS_DIR,
     BuildShards,
@@ -116,7 +116,7 @@ def run_shards(
     stale = match_files(f"{root}/{SHARDS_DIR}/**")
     if stale and not is_dry_run(beam_args):
         FileSystems.delete(stale)
-    options = pipeline_options(beam_args, workers=workers)
+    options = pipeline_options(beam_args, workers=workers, input_bytes=total_bytes(page_files))
     # Each page file finishes by renaming its examples part into place.
     parts = f"{root}/{SHARDS_DIR}/{PARTS_DIR}/*/*.{SHARD_SUFFIX}"
     with FileProgress("shards", parts, len(page_files), "page files"), create_pipeline(options) as pipeline:

@@ -46,7 +46,7 @@ from schemas.vocab import (
     VOCAB_STATS,
 )
 from schemas.vocab_tables import TITLES_DIR, VOCAB_REPORT, language_table_name
-from transforms.files import match_files, path_exists
+from transforms.files import match_files, path_exists, total_bytes
 from transforms.interwiki import INTERWIKI_SOURCES, PAGE_PROPS
 from transforms.mentions import DEFAULT_MAX_MATCHER_MENTIONS
 from transforms.parquet_io import join_path, read_bytes
@@ -204,7 +204,8 @@ def run_vocab_build(
     }
     _remove_tree(inputs.tmp_dir)
     _remove_stale_tables(inputs)
-    options = pipeline_options(beam_args, workers)
+    input_bytes = total_bytes(inputs.page_files + inputs.redirect_files)
+    options = pipeline_options(beam_args, workers, input_bytes=input_bytes)
     step = f"counting links of {len(inputs.langs)} languages, merging them through Wikidata"
     with StageStatus("vocab", step), create_pipeline(options) as pipeline:
         _ = pipeline | "EntityVocabulary" >> BuildEntityVocabulary(inputs, settings, report_settings)

@@ -19,6 +19,18 @@ def match_files(pattern: str) -> list[str]:
     return sorted(metadata.path for result in results for metadata in result.metadata_list)
 
 
+def total_bytes(paths: list[str] | tuple[str, ...]) -> int | None:
+    """The summed size of the files (one FileSystems listing call), or None if one cannot be sized."""
+    if not paths:
+        return 0
+    try:
+        results = FileSystems.match(list(paths))
+    except (BeamIOError, OSError, ValueError):
+        return None
+    sizes = [metadata.size_in_bytes for result in results for metadata in result.metadata_list]
+    return sum(sizes) if len(sizes) >= len(paths) else None
+
+
 def path_exists(path: str) -> bool:
     """FileSystems.exists, False where the path cannot even be asked about."""
     try:

@@ -1,0 +1,70 @@
+"""The fixed cost of a stage: the parser child, the local worker count, and option views.
+
+Beam-dependent modules are imported inside the tests: the parser child unpickles
+``beam_loaded`` from this module, and must not pull in Beam through it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def beam_loaded() -> bool:
+    return "apache_beam" in sys.modules
+
+
+def test_the_isolated_parser_child_starts_without_beam():
+    from transforms.isolation import IsolatedFunction
+
+    probe = IsolatedFunction(beam_loaded, timeout_s=60)
+    try:
+        assert probe() is False
+        assert probe._process is not None
+    finally:
+        probe.close()
+
+
+def test_the_parser_module_imports_no_beam():
+    code = "import sys, transforms.page_parser; print('apache_beam' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_local_worker_count_keeps_small_jobs_in_process():
+    from pipeline.options import MIN_BYTES_PER_WORKER, local_worker_count
+
+    assert local_worker_count(0, cores=16) == 1
+    assert local_worker_count(MIN_BYTES_PER_WORKER - 1, cores=16) == 1
+    assert local_worker_count(3 * MIN_BYTES_PER_WORKER, cores=16) == 3
+    assert local_worker_count(100 * MIN_BYTES_PER_WORKER, cores=16) == 16
+    assert local_worker_count(None, cores=16) == 16
+
+
+def test_pipeline_options_pick_the_worker_count_from_the_input():
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    from pipeline.options import MIN_BYTES_PER_WORKER, pipeline_options
+
+    small = pipeline_options([], input_bytes=1000).view_as(DirectOptions)
+    assert (small.direct_num_workers, small.direct_running_mode) == (1, "in_memory")
+    large = pipeline_options([], input_bytes=2 * MIN_BYTES_PER_WORKER).view_as(DirectOptions)
+    assert large.direct_num_workers == min(2, __import__("os").cpu_count() or 1)
+    # An explicit count wins over the input size, either spelling.
+    assert pipeline_options([], workers=2, input_bytes=0).view_as(DirectOptions).direct_num_workers == 2
+    given = pipeline_options(["--direct_num_workers=2"], input_bytes=0).view_as(DirectOptions)
+    assert given.direct_num_workers == 2
+
+
+def test_option_views_are_shared_and_live():
+    from apache_beam.options.pipeline_options import DebugOptions, StandardOptions
+
+    from pipeline.options import pipeline_options
+
+    options = pipeline_options(["--experiments=a"])
+    assert options.view_as(StandardOptions) is options.view_as(StandardOptions)
+    options.view_as(DebugOptions).add_experiment("b")
+    assert options.view_as(DebugOptions).experiments == ["a", "b"]
+    assert options.get_all_options()["experiments"] == ["a", "b"]
+    options.view_as(StandardOptions).runner = "DataflowRunner"
+    assert options.get_all_options()["runner"] == "DataflowRunner"
