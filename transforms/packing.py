@@ -37,6 +37,7 @@ sentences_kept``; ``sequences = examples + sequences_without_entities``.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -45,7 +46,7 @@ from schemas.shards import ShardSettings
 from schemas.tokens import BOS_ID, EOS_ID
 from schemas.vocab import ENTITY_UNK_ID
 from transforms.sentences import merge_across_links, split_sentences
-from transforms.tokenization import Tokenizer, tokenize_sentences
+from transforms.tokenization import SentenceBatch, TokenizedSentence, Tokenizer
 
 # Every counter build_examples reports, present even when zero (one call is one page: the caller
 # counts pages).
@@ -77,64 +78,89 @@ COUNTERS: tuple[str, ...] = (
 Mention = tuple[int, int, int]  # (token_start, token_end, entity_id), sentence positions
 
 
-def _sentences_of_paragraph(
+def _plan_paragraph(
     paragraph: Mapping[str, Any],
     lang: str,
     entity_of: Callable[[str], int | None],
-    tokenizer: Tokenizer,
     settings: ShardSettings,
     stats: Counter[str],
-) -> list[tuple[list[int], list[Mention]]]:
+    batch: SentenceBatch,
+) -> tuple[list[int], range, int]:
+    """Rules 1 and 2 for one paragraph; its sentences go into ``batch``. Returns the entity id of
+    each kept link, the positions of the paragraph's sentences in the batch, and the kept links."""
     text: str = paragraph["text"]
-    links = list(paragraph["links"] or [])
+    links = paragraph["links"] or []
     stats["paragraphs"] += 1
     stats["links"] += len(links)
     kept_links: list[Mapping[str, Any]] = []
     entity_ids: list[int] = []
-    for link in links:
-        entity_id = entity_of(link["target"])
-        if entity_id is None:
-            if not settings.include_unk_entities:
-                stats["links_outside_vocab"] += 1
-                continue
-            entity_id = ENTITY_UNK_ID
-            stats["links_unk"] += 1
-        kept_links.append(link)
-        entity_ids.append(entity_id)
+    if links:
+        outside = unknown = 0
+        for link in links:
+            entity_id = entity_of(link["target"])
+            if entity_id is None:
+                if not settings.include_unk_entities:
+                    outside += 1
+                    continue
+                entity_id = ENTITY_UNK_ID
+                unknown += 1
+            kept_links.append(link)
+            entity_ids.append(entity_id)
+        stats["links_outside_vocab"] += outside
+        stats["links_unk"] += unknown
 
     spans = split_sentences(text, lang)
     stats["sentences_split"] += len(spans)
-    merged = merge_across_links(spans, kept_links)
+    merged = merge_across_links(spans, kept_links) if kept_links else spans
     stats["sentence_merges"] += len(spans) - len(merged)
+    return entity_ids, batch.add(text, merged, kept_links), len(kept_links)
 
+
+def _kept_sentences(
+    tokenized: list[TokenizedSentence],
+    entity_ids: list[int],
+    settings: ShardSettings,
+    stats: Counter[str],
+) -> tuple[list[tuple[list[int], list[Mention]]], int]:
+    """Rules 3 to 6 for one paragraph's tokenized sentences; also the number of links placed."""
     max_tokens = settings.max_seq_length - 2
+    min_length = settings.min_sentence_length
+    max_mention = settings.max_mention_length
+    max_entities = settings.max_entity_length
     kept: list[tuple[list[int], list[Mention]]] = []
-    placed = 0
-    for sentence in tokenize_sentences(text, merged, kept_links, tokenizer):
-        stats["sentences"] += 1
-        for _, reason in sentence.skipped_links:
-            stats[f"links_{reason}"] += 1
-        placed += len(sentence.spans) + len(sentence.skipped_links)
+    placed = too_long_mentions = too_short = too_long = in_dropped = over_limit = 0
+    for sentence in tokenized:
+        if sentence.skipped_links:
+            for _, reason in sentence.skipped_links:
+                stats[f"links_{reason}"] += 1
+            placed += len(sentence.skipped_links)
+        placed += len(sentence.spans)
         mentions: list[Mention] = []
         for token_start, token_end, link_index in sentence.spans:
-            if token_end - token_start > settings.max_mention_length:
-                stats["mentions_too_long"] += 1
-                continue
-            mentions.append((token_start, token_end, entity_ids[link_index]))
+            if token_end - token_start > max_mention:
+                too_long_mentions += 1
+            else:
+                mentions.append((token_start, token_end, entity_ids[link_index]))
         length = len(sentence.word_ids)
-        if length < settings.min_sentence_length or length > max_tokens:
-            stats[
-                "sentences_too_short" if length < settings.min_sentence_length else "sentences_too_long"
-            ] += 1
-            stats["mentions_in_dropped_sentences"] += len(mentions)
+        if length < min_length or length > max_tokens:
+            if length < min_length:
+                too_short += 1
+            else:
+                too_long += 1
+            in_dropped += len(mentions)
             continue
-        if len(mentions) > settings.max_entity_length:
-            stats["mentions_over_entity_limit"] += len(mentions) - settings.max_entity_length
-            mentions = mentions[: settings.max_entity_length]
-        stats["sentences_kept"] += 1
+        if len(mentions) > max_entities:
+            over_limit += len(mentions) - max_entities
+            mentions = mentions[:max_entities]
         kept.append((sentence.word_ids, mentions))
-    stats["links_outside_sentences"] += len(kept_links) - placed
-    return kept
+    stats["sentences"] += len(tokenized)
+    stats["sentences_kept"] += len(kept)
+    stats["sentences_too_short"] += too_short
+    stats["sentences_too_long"] += too_long
+    stats["mentions_too_long"] += too_long_mentions
+    stats["mentions_in_dropped_sentences"] += in_dropped
+    stats["mentions_over_entity_limit"] += over_limit
+    return kept, placed
 
 
 def _example(
@@ -164,11 +190,41 @@ def build_examples(
     ``entity_of(target_title)`` gives the entity id of a link target or None when it is outside
     the vocabulary; ``page_entity_id`` is the page's own entity id or -1.
     """
+    # Tens of thousands of short-lived, acyclic lists and tuples per page: with the cyclic
+    # collector on they trigger full collections of everything the worker holds (the pages and
+    # examples of the file), which cost about as much as the packing; reference counting frees them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_examples(page, entity_of, tokenizer, settings, page_entity_id)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build_examples(
+    page: Mapping[str, Any],
+    entity_of: Callable[[str], int | None],
+    tokenizer: Tokenizer,
+    settings: ShardSettings,
+    page_entity_id: int,
+) -> tuple[list[dict[str, Any]], Counter[str]]:
     stats: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
     lang: str = page["lang"]
+    # Every sentence of the page is tokenized in one batch (rule 3), then the rules run per paragraph.
+    batch = SentenceBatch(tokenizer)
+    plans = [
+        _plan_paragraph(paragraph, lang, entity_of, settings, stats, batch)
+        for paragraph in page["paragraphs"] or []
+    ]
+    tokenized = batch.tokenize()
     sentences: list[tuple[list[int], list[Mention]]] = []
-    for paragraph in page["paragraphs"] or []:
-        sentences.extend(_sentences_of_paragraph(paragraph, lang, entity_of, tokenizer, settings, stats))
+    for entity_ids, positions, kept_links in plans:
+        kept, placed = _kept_sentences(
+            tokenized[positions.start : positions.stop], entity_ids, settings, stats
+        )
+        stats["links_outside_sentences"] += kept_links - placed
+        sentences.extend(kept)
 
     max_tokens = settings.max_seq_length - 2
     examples: list[dict[str, Any]] = []

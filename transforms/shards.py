@@ -31,6 +31,7 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -92,21 +93,47 @@ class Part:
     bytes: int = 0
 
 
-def read_parquet_rows(path: str, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
+# What the examples of a page need: every other column of the pages is left unread.
+EXAMPLE_COLUMNS = ["lang", "page_id", "title", "paragraphs"]
+_LINK_TARGETS = "paragraphs.list.element.links.list.element.target"
+
+
+def _parquet_file(path: str) -> pq.ParquetFile:
     with FileSystems.open(path) as handle:
-        parquet = pq.ParquetFile(io.BytesIO(handle.read()))
+        return pq.ParquetFile(io.BytesIO(handle.read()))
+
+
+def read_parquet_rows(path: str, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    parquet = _parquet_file(path)
     for batch in parquet.iter_batches(batch_size=512, columns=columns):
         yield from batch.to_pylist()
 
 
 def wanted_titles(path: str) -> Iterator[tuple[tuple[str, str], str]]:
-    """((lang, title), page file) for every page title and distinct link target of a file."""
-    titles: set[tuple[str, str]] = set()
-    for row in read_parquet_rows(path, columns=["lang", "title", "paragraphs"]):
-        titles.add((row["lang"], row["title"]))
-        for paragraph in row["paragraphs"]:
-            for link in paragraph["links"]:
-                titles.add((row["lang"], link["target"]))
+    """((lang, title), page file) for every page title and distinct link target of a file.
+
+    Reads only the title, language and link-target columns, and flattens them in Arrow: no
+    paragraph text is read or turned into Python objects.
+    """
+    table = _parquet_file(path).read(columns=["lang", "title", _LINK_TARGETS]).combine_chunks()
+    langs = table.column("lang").chunk(0) if table.num_rows else pa.array([], pa.string())
+    titles: set[tuple[str, str]] = set(zip(langs.to_pylist(), table.column("title").to_pylist(), strict=True))
+    if table.num_rows:
+        paragraphs = table.column("paragraphs").chunk(0)
+        paragraph_rows = pc.list_parent_indices(paragraphs)
+        links = pc.list_flatten(paragraphs).field("links")
+        link_paragraphs = pc.list_parent_indices(links)
+        targets = pc.list_flatten(links).field("target")
+        link_rows = pc.take(paragraph_rows, link_paragraphs)
+        pairs = pa.table({"lang": pc.take(langs, link_rows), "target": targets})
+        distinct = pairs.group_by(["lang", "target"]).aggregate([])
+        titles.update(
+            zip(
+                distinct.column("lang").to_pylist(),
+                distinct.column("target").to_pylist(),
+                strict=True,
+            )
+        )
     for key in sorted(titles):
         yield key, path
 
@@ -182,7 +209,7 @@ class ExamplesPerFileFn(beam.DoFn):
         rows: list[dict[str, Any]] = []
         stats: Counter[str] = Counter()
         lang = path.rsplit("/", 2)[-2]
-        for page in read_parquet_rows(path):
+        for page in read_parquet_rows(path, columns=EXAMPLE_COLUMNS):
             lang = page["lang"]
             examples, page_stats = build_examples(
                 page, resolved.get, self._tokenizer, self.settings, resolved.get(page["title"], -1)

@@ -28,7 +28,7 @@ import bisect
 import hashlib
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,9 +57,9 @@ class TokenizedSentence:
     skipped_links: list[tuple[int, str]] = field(default_factory=list)
 
 
-# sentencepiece's list input starts a thread pool on every call (~0.2 ms): below this many texts
+# sentencepiece's list input starts a thread pool on every call (~50 us): below this many texts
 # one call per text is faster.
-_BATCH_MIN = 512
+_BATCH_MIN = 64
 
 
 def _encode_many(processor: spm.SentencePieceProcessor, texts: list[str]) -> list[list[int]]:
@@ -272,51 +272,106 @@ def _plan_segments(
 
 def _links_by_sentence(sentences: Sequence[Span], links: Sequence[Any]) -> list[list[tuple[int, int, int]]]:
     """For each sentence, the non-empty links lying entirely inside it, sorted by (start, end)."""
-    ordered = []
-    for index, link in enumerate(links):
-        link_start, link_end = link_bounds(link)
-        if link_start < link_end:
-            ordered.append((link_start, link_end, index))
-    ordered.sort()
+    if links and type(links[0]) is dict:  # PAGE_SCHEMA rows: skip link_bounds' type checks
+        bounds: Iterable[Span] = [(link["start"], link["end"]) for link in links]
+    else:
+        bounds = map(link_bounds, links)
+    ordered = sorted(
+        (link_start, link_end, index)
+        for index, (link_start, link_end) in enumerate(bounds)
+        if link_start < link_end
+    )
+    if not ordered:
+        return [[] for _ in sentences]
     starts = [link_start for link_start, _, _ in ordered]
     result = []
     for start, end in sentences:
         first = bisect.bisect_left(starts, start)
         last = bisect.bisect_left(starts, end, first)
-        result.append([link for link in ordered[first:last] if link[1] <= end])
+        result.append([link for link in ordered[first:last] if link[1] <= end] if last > first else [])
     return result
+
+
+_EMPTY, _SPACED, _GLUED = 0, 1, 2
+
+
+class SentenceBatch:
+    """Sentences of one or more texts, tokenized around their links with one sentencepiece call
+    per processor for the whole batch (a page, say) instead of one per segment or paragraph.
+
+    ``add`` plans a text's sentences (rules 1 and 3) and returns the positions its sentences will
+    have in ``tokenize()``'s result; ``tokenize`` encodes every planned segment.
+    """
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self._tokenizer = tokenizer
+        self._kinds: list[int] = []  # per segment: _EMPTY, _SPACED or _GLUED
+        self._spaced: list[str] = []
+        self._glued: list[str] = []
+        # Per sentence: first segment, segment count, (segment, link index) of its link
+        # segments, and the links skipped as overlapping.
+        self._sentences: list[tuple[int, int, list[tuple[int, int]], list[tuple[int, str]]]] = []
+
+    def _add_segment(self, text: str, is_glued: bool) -> None:
+        if not text:
+            self._kinds.append(_EMPTY)
+        # A segment starting with whitespace is never glued: the whitespace separates it.
+        elif is_glued and not text[0].isspace():
+            self._kinds.append(_GLUED)
+            self._glued.append(text)
+        else:
+            self._kinds.append(_SPACED)
+            self._spaced.append(text)
+
+    def add(self, text: str, sentences: Sequence[Span], links: Sequence[Any]) -> range:
+        first_sentence = len(self._sentences)
+        for (start, end), sentence_links in zip(sentences, _links_by_sentence(sentences, links), strict=True):
+            first = len(self._kinds)
+            if not sentence_links:  # one segment; at the sentence start it is never glued
+                self._add_segment(text[start:end], False)
+                self._sentences.append((first, 1, [], []))
+                continue
+            segments, link_segments, skipped = _plan_segments(text, start, end, sentence_links)
+            for segment_text, is_glued in segments:
+                self._add_segment(segment_text, is_glued)
+            self._sentences.append((first, len(segments), link_segments, skipped))
+        return range(first_sentence, len(self._sentences))
+
+    def tokenize(self) -> list[TokenizedSentence]:
+        tokenizer = self._tokenizer
+        spaced = iter(_encode_many(tokenizer._spaced, self._spaced))
+        glued = iter(_encode_many(tokenizer._glued, self._glued))
+        empty: list[int] = []
+        pieces = [next(spaced) if kind == _SPACED else next(glued) if kind else empty for kind in self._kinds]
+        lengths = [len(ids) for ids in pieces]
+        offsets = list(itertools.accumulate(lengths, initial=0))
+        flat = np.fromiter(itertools.chain.from_iterable(pieces), dtype=np.int64, count=offsets[-1])
+        values: list[int] = tokenizer._word_of_piece[flat].tolist()
+        results: list[TokenizedSentence] = []
+        for first, count, link_segments, overlapping in self._sentences:
+            base = offsets[first]
+            spans: list[tuple[int, int, int]] = []
+            skipped = list(overlapping)
+            for segment_index, link_index in link_segments:
+                token_start = offsets[first + segment_index] - base
+                token_end = offsets[first + segment_index + 1] - base
+                if token_end > token_start:
+                    spans.append((token_start, token_end, link_index))
+                else:
+                    skipped.append((link_index, "empty"))
+            if len(skipped) > 1:
+                skipped.sort()
+            results.append(TokenizedSentence(values[base : offsets[first + count]], spans, skipped))
+        return results
 
 
 def tokenize_sentences(
     text: str, sentences: Sequence[Span], links: Sequence[Any], tokenizer: Tokenizer
 ) -> list[TokenizedSentence]:
     """``tokenize_sentence`` for several sentences of one text, in one sentencepiece batch."""
-    inside = _links_by_sentence(sentences, links)
-    plans = [
-        _plan_segments(text, start, end, sentence_links)
-        for (start, end), sentence_links in zip(sentences, inside, strict=True)
-    ]
-    all_segments = [segment for segments, _, _ in plans for segment in segments]
-    word_ids, lengths = tokenizer.encode_flat(all_segments)
-    offsets = np.concatenate(([0], np.cumsum(lengths)))
-    values = word_ids.tolist()
-    results: list[TokenizedSentence] = []
-    first_segment = 0
-    for segments, link_segments, skipped in plans:
-        base = int(offsets[first_segment])
-        spans: list[tuple[int, int, int]] = []
-        skipped = list(skipped)
-        for segment_index, link_index in link_segments:
-            token_start = int(offsets[first_segment + segment_index]) - base
-            token_end = int(offsets[first_segment + segment_index + 1]) - base
-            if token_end > token_start:
-                spans.append((token_start, token_end, link_index))
-            else:
-                skipped.append((link_index, "empty"))
-        sentence_end = int(offsets[first_segment + len(segments)])
-        results.append(TokenizedSentence(values[base:sentence_end], spans, sorted(skipped)))
-        first_segment += len(segments)
-    return results
+    batch = SentenceBatch(tokenizer)
+    batch.add(text, sentences, links)
+    return batch.tokenize()
 
 
 def tokenize_sentence(
