@@ -37,7 +37,6 @@ sentences_kept``; ``sequences = examples + sequences_without_entities``.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -190,25 +189,6 @@ def build_examples(
     ``entity_of(target_title)`` gives the entity id of a link target or None when it is outside
     the vocabulary; ``page_entity_id`` is the page's own entity id or -1.
     """
-    # Tens of thousands of short-lived, acyclic lists and tuples per page: with the cyclic
-    # collector on they trigger full collections of everything the worker holds (the pages and
-    # examples of the file), which cost about as much as the packing; reference counting frees them.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _build_examples(page, entity_of, tokenizer, settings, page_entity_id)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _build_examples(
-    page: Mapping[str, Any],
-    entity_of: Callable[[str], int | None],
-    tokenizer: Tokenizer,
-    settings: ShardSettings,
-    page_entity_id: int,
-) -> tuple[list[dict[str, Any]], Counter[str]]:
     stats: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
     lang: str = page["lang"]
     # Every sentence of the page is tokenized in one batch (rule 3), then the rules run per paragraph.

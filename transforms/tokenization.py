@@ -28,7 +28,7 @@ import bisect
 import hashlib
 import itertools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,13 +272,9 @@ def _plan_segments(
 
 def _links_by_sentence(sentences: Sequence[Span], links: Sequence[Any]) -> list[list[tuple[int, int, int]]]:
     """For each sentence, the non-empty links lying entirely inside it, sorted by (start, end)."""
-    if links and type(links[0]) is dict:  # PAGE_SCHEMA rows: skip link_bounds' type checks
-        bounds: Iterable[Span] = [(link["start"], link["end"]) for link in links]
-    else:
-        bounds = map(link_bounds, links)
     ordered = sorted(
         (link_start, link_end, index)
-        for index, (link_start, link_end) in enumerate(bounds)
+        for index, (link_start, link_end) in enumerate(map(link_bounds, links))
         if link_start < link_end
     )
     if not ordered:
