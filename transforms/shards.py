@@ -109,8 +109,9 @@ def read_parquet_rows(path: str, columns: list[str] | None = None) -> Iterator[d
         yield from batch.to_pylist()
 
 
-def wanted_titles(path: str) -> Iterator[tuple[tuple[str, str], str]]:
-    """((lang, title), page file) for every page title and distinct link target of a file.
+def wanted_titles(path: str, file_key: Any = None) -> Iterator[tuple[tuple[str, str], Any]]:
+    """((lang, title), file) for every page title and distinct link target of a page file; the
+    file is given as ``file_key`` (the path when None).
 
     Reads only the title, language and link-target columns, and flattens them in Arrow: no
     paragraph text is read or turned into Python objects.
@@ -134,21 +135,22 @@ def wanted_titles(path: str) -> Iterator[tuple[tuple[str, str], str]]:
                 strict=True,
             )
         )
+    file = path if file_key is None else file_key
     for key in sorted(titles):
-        yield key, path
+        yield key, file
 
 
 def resolve_titles(
     element: tuple[tuple[str, str], dict[str, list[Any]]],
-) -> Iterator[tuple[str, tuple[str, int]]]:
-    """Join output -> (page file, (title, entity id)) for every file that wants a known title."""
+) -> Iterator[tuple[Any, tuple[str, int]]]:
+    """Join output -> (page file key, (title, entity id)) for every file that wants a known title."""
     (_, title), grouped = element
     ids = grouped["entity"]
     if not ids:
         return
     entity_id = min(ids)  # one id per title; min() keeps it deterministic if a title repeats
-    for path in grouped["file"]:
-        yield path, (title, entity_id)
+    for file in grouped["file"]:
+        yield file, (title, entity_id)
 
 
 def local_copy(path: str) -> str:
@@ -199,12 +201,13 @@ class ExamplesPerFileFn(beam.DoFn):
 
         self._tokenizer = load_tokenizer(local_copy(self.tokenizer_path))
 
-    def process(self, element: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
+    def process(self, element: tuple[int, dict[str, list[Any]]]) -> Iterator[Any]:
         from transforms.packing import build_examples
 
-        path, grouped = element
+        _, grouped = element
         if not grouped["file"]:
             return
+        path: str = grouped["file"][0]
         resolved = dict(grouped["resolved"])
         rows: list[dict[str, Any]] = []
         stats: Counter[str] = Counter()
@@ -404,16 +407,20 @@ class BuildShards(beam.PTransform):
         for path in sorted(page_files):
             per_lang.setdefault(path.rsplit("/", 2)[-2], []).append(path)
         self.file_index = {path: i for paths in per_lang.values() for i, path in enumerate(paths)}
+        # The joins carry a small number per file instead of its path (the shuffle is mostly keys).
+        self.file_number = {path: n for n, path in enumerate(sorted(page_files))}
 
     def expand(self, sources: dict[str, beam.PCollection]) -> beam.PCollection:
         files = sources["page_files"]
+        number = self.file_number
+        wanted = files | "WantedTitles" >> beam.FlatMap(lambda path: wanted_titles(path, number[path]))
         resolved = (
-            {"file": files | "WantedTitles" >> beam.FlatMap(wanted_titles), "entity": sources["titles"]}
+            {"file": wanted, "entity": sources["titles"]}
             | "JoinTitles" >> beam.CoGroupByKey()
             | "ResolveTitles" >> beam.FlatMap(resolve_titles)
         )
         built = (
-            {"file": files | "KeyFiles" >> beam.Map(lambda path: (path, path)), "resolved": resolved}
+            {"file": files | "KeyFiles" >> beam.Map(lambda path: (number[path], path)), "resolved": resolved}
             | "GroupPerFile" >> beam.CoGroupByKey()
             | "ExamplesPerFile"
             >> beam.ParDo(

@@ -240,36 +240,6 @@ def load_tokenizer(path: str) -> Tokenizer:
 # -- sentences around links --------------------------------------------------------------------
 
 
-def _is_glued(text: str, position: int, sentence_start: int) -> bool:
-    return position > sentence_start and not text[position - 1].isspace()
-
-
-def _plan_segments(
-    text: str, start: int, end: int, links: list[tuple[int, int, int]]
-) -> tuple[list[tuple[str, bool]], list[tuple[int, int]], list[tuple[int, str]]]:
-    """Segments of ``text[start:end]`` cut at the boundaries of ``links`` (rules 1 and 3).
-
-    ``links`` are ``(start, end, link_index)`` sorted, all inside the sentence. Returns the
-    segments, ``(segment_index, link_index)`` of the link segments, and the overlapping links.
-    """
-    segments: list[tuple[str, bool]] = []
-    link_segments: list[tuple[int, int]] = []
-    skipped: list[tuple[int, str]] = []
-    cursor = start
-    for link_start, link_end, index in links:
-        if link_start < cursor:
-            skipped.append((index, "overlapping"))
-            continue
-        if link_start > cursor:
-            segments.append((text[cursor:link_start], _is_glued(text, cursor, start)))
-        link_segments.append((len(segments), index))
-        segments.append((text[link_start:link_end], _is_glued(text, link_start, start)))
-        cursor = link_end
-    if cursor < end:
-        segments.append((text[cursor:end], _is_glued(text, cursor, start)))
-    return segments, link_segments, skipped
-
-
 def _links_by_sentence(sentences: Sequence[Span], links: Sequence[Any]) -> list[list[tuple[int, int, int]]]:
     """For each sentence, the non-empty links lying entirely inside it, sorted by (start, end)."""
     ordered = sorted(
@@ -308,29 +278,50 @@ class SentenceBatch:
         # segments, and the links skipped as overlapping.
         self._sentences: list[tuple[int, int, list[tuple[int, int]], list[tuple[int, str]]]] = []
 
-    def _add_segment(self, text: str, is_glued: bool) -> None:
-        if not text:
-            self._kinds.append(_EMPTY)
-        # A segment starting with whitespace is never glued: the whitespace separates it.
-        elif is_glued and not text[0].isspace():
-            self._kinds.append(_GLUED)
-            self._glued.append(text)
-        else:
-            self._kinds.append(_SPACED)
-            self._spaced.append(text)
-
     def add(self, text: str, sentences: Sequence[Span], links: Sequence[Any]) -> range:
         first_sentence = len(self._sentences)
+        kinds, spaced, glued = self._kinds, self._spaced, self._glued
+
+        def put(position: int, stop: int, sentence_start: int) -> None:
+            """Segment ``text[position:stop]`` (non-empty): glued when it follows non-space text of
+            its sentence and does not start with whitespace itself (rule 3)."""
+            if (
+                position > sentence_start
+                and not text[position - 1].isspace()
+                and not text[position].isspace()
+            ):
+                kinds.append(_GLUED)
+                glued.append(text[position:stop])
+            else:
+                kinds.append(_SPACED)
+                spaced.append(text[position:stop])
+
         for (start, end), sentence_links in zip(sentences, _links_by_sentence(sentences, links), strict=True):
-            first = len(self._kinds)
+            first = len(kinds)
             if not sentence_links:  # one segment; at the sentence start it is never glued
-                self._add_segment(text[start:end], False)
+                if end > start:
+                    kinds.append(_SPACED)
+                    spaced.append(text[start:end])
+                else:
+                    kinds.append(_EMPTY)
                 self._sentences.append((first, 1, [], []))
                 continue
-            segments, link_segments, skipped = _plan_segments(text, start, end, sentence_links)
-            for segment_text, is_glued in segments:
-                self._add_segment(segment_text, is_glued)
-            self._sentences.append((first, len(segments), link_segments, skipped))
+            # Rule 1: cut at the link boundaries, links in order of start, overlapping ones skipped.
+            link_segments: list[tuple[int, int]] = []
+            overlapping: list[tuple[int, str]] = []
+            cursor = start
+            for link_start, link_end, index in sentence_links:
+                if link_start < cursor:
+                    overlapping.append((index, "overlapping"))
+                    continue
+                if link_start > cursor:
+                    put(cursor, link_start, start)
+                link_segments.append((len(kinds) - first, index))
+                put(link_start, link_end, start)
+                cursor = link_end
+            if cursor < end:
+                put(cursor, end, start)
+            self._sentences.append((first, len(kinds) - first, link_segments, overlapping))
         return range(first_sentence, len(self._sentences))
 
     def tokenize(self) -> list[TokenizedSentence]:
