@@ -97,6 +97,10 @@ class TreeSampler:
         self.root = root
         self.peak_rss = 0
         self.peak_pss = 0
+        # The root is the CLI process, which is also the runner: it holds the data between fused
+        # stages and every GroupByKey's input; the descendants are Beam workers and parser children.
+        self.peak_root_rss = 0
+        self.peak_descendant_rss = 0
         self.peak_processes = 0
         self.max_processes = 0
         self.samples = 0
@@ -137,9 +141,14 @@ class TreeSampler:
         tree = self._tree()
         rss = pss = 0
         for pid, (start, cpu) in tree.items():
-            rss += _read_rss(pid)
+            process_rss = _read_rss(pid)
+            rss += process_rss
             pss += _read_pss(pid)
             self.cpu_by_process[(pid, start)] = cpu
+            if pid == self.root:
+                self.peak_root_rss = max(self.peak_root_rss, process_rss)
+            else:
+                self.peak_descendant_rss = max(self.peak_descendant_rss, process_rss)
         self.samples += 1
         self.max_processes = max(self.max_processes, len(tree))
         if rss > self.peak_rss:
@@ -176,6 +185,8 @@ class StageRun:
     peak_tree_rss_mb: float  # the largest sum of RSS over the tree (shared pages count in each process)
     peak_tree_pss_mb: float  # the largest sum of PSS (shared pages split): the tree's own memory
     max_process_rss_mb: float  # wait4 ru_maxrss: the largest single process of the tree
+    peak_runner_rss_mb: float  # sampled peak RSS of the CLI process (the runner, in-process work)
+    peak_worker_rss_mb: float  # sampled peak RSS of the largest descendant (worker or parser child)
     processes_at_peak: int
     max_processes: int
     rss_samples: int
@@ -250,6 +261,8 @@ def run_stage(exe: str, stage: str, out: Path, workers: int) -> StageRun:
         peak_tree_rss_mb=sampler.peak_rss / MB,
         peak_tree_pss_mb=sampler.peak_pss / MB,
         max_process_rss_mb=usage.ru_maxrss / 1024,
+        peak_runner_rss_mb=sampler.peak_root_rss / MB,
+        peak_worker_rss_mb=sampler.peak_descendant_rss / MB,
         processes_at_peak=sampler.peak_processes,
         max_processes=sampler.max_processes,
         rss_samples=sampler.samples,
@@ -405,14 +418,16 @@ def print_size(size: dict[str, Any]) -> None:
     )
     header = (
         f"{'stage':10} {'workers':>7} {'wall s':>7} {'CPU s':>7} {'pages/s/core':>12} {'pages/CPU-s':>11} "
-        f"{'peak RSS MB':>11} {'PSS MB':>7} {'proc MB':>7} {'MB written':>10} {'MB shuffled':>11}"
+        f"{'peak RSS MB':>11} {'PSS MB':>7} {'proc MB':>7} {'runner MB':>9} {'worker MB':>9} "
+        f"{'MB written':>10} {'MB shuffled':>11}"
     )
     print(header)
     for run in size["runs"]:
         print(
             f"{run.stage:10} {run.workers:>7} {run.wall_s:7.1f} {run.cpu_s:7.1f} {run.pages_per_s_per_core:12.0f} "
             f"{run.pages_per_cpu_s:11.0f} {run.peak_tree_rss_mb:11.0f} {run.peak_tree_pss_mb:7.0f} "
-            f"{run.max_process_rss_mb:7.0f} {run.written_bytes / MB:10.1f} "
+            f"{run.max_process_rss_mb:7.0f} {run.peak_runner_rss_mb:9.0f} {run.peak_worker_rss_mb:9.0f} "
+            f"{run.written_bytes / MB:10.1f} "
             f"{_mb(run.shuffled_bytes):>11}"
         )
     token = size["tokenizer"]
@@ -445,6 +460,8 @@ def print_curve(sizes: list[dict[str, Any]], stages: list[str], workers_list: li
         ("CPU-seconds per 1,000 pages", lambda r: r.cpu_s / r.pages * 1000 if r.pages else 0.0),
         ("peak tree RSS MB", lambda r: r.peak_tree_rss_mb),
         ("peak tree PSS MB", lambda r: r.peak_tree_pss_mb),
+        ("peak runner (CLI process) RSS MB", lambda r: r.peak_runner_rss_mb),
+        ("peak worker process RSS MB", lambda r: r.peak_worker_rss_mb),
     ):
         print(f"\n{title:30} {columns} {'largest/smallest':>16} {'marginal':>9}")
         for stage in stages:
