@@ -630,13 +630,9 @@ def main() -> None:
     base, per_scale = pages_per_scale()
     print(f"sample: {per_scale} pages per scale unit (+{base}); {os.cpu_count()} cores")
     sizes = []
-    for target in targets:
-        scale = scale_for(target, base, per_scale)
-        size = measure_size(exe, args.work.resolve(), target, scale, workers_list, stages, args.keep)
-        print_size(size)
-        sizes.append(size)
-    print_curve(sizes, stages, workers_list)
-    if args.json:
+
+    def write_json() -> None:
+        # Written after every size, so a long run that is cut short keeps what it measured.
         args.json.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "machine": machine_info(),
@@ -648,6 +644,16 @@ def main() -> None:
             "sizes": [_as_json(size) for size in sizes],
         }
         args.json.write_text(json.dumps(document, indent=1) + "\n")
+
+    for target in targets:
+        scale = scale_for(target, base, per_scale)
+        size = measure_size(exe, args.work.resolve(), target, scale, workers_list, stages, args.keep)
+        print_size(size)
+        sizes.append(size)
+        if args.json:
+            write_json()
+    print_curve(sizes, stages, workers_list)
+    if args.json:
         print(f"\nwrote {args.json}")
     if args.plot:
         write_plot(args.plot, sizes, stages, workers_list)
