@@ -232,10 +232,11 @@ def build_examples(
         ):
             flush()
             words, mentions = [], []
-        offset = len(words)
-        mentions.extend(
-            (start + offset, end + offset, entity_id) for start, end, entity_id in sentence_mentions
-        )
+        if sentence_mentions:
+            offset = len(words)
+            mentions.extend(
+                (start + offset, end + offset, entity_id) for start, end, entity_id in sentence_mentions
+            )
         words.extend(sentence_words)
     flush()
     return examples, stats

@@ -337,6 +337,9 @@ class SentenceBatch:
         results: list[TokenizedSentence] = []
         for first, count, link_segments, overlapping in self._sentences:
             base = offsets[first]
+            if not link_segments and not overlapping:
+                results.append(TokenizedSentence(values[base : offsets[first + count]], [], []))
+                continue
             spans: list[tuple[int, int, int]] = []
             skipped = list(overlapping)
             for segment_index, link_index in link_segments:
