@@ -26,6 +26,7 @@ titles and entities, since its memory grows with distinct titles rather than pag
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -35,7 +36,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -600,6 +601,68 @@ def _as_json(size: dict[str, Any]) -> dict[str, Any]:
     return {**size, "runs": [run_json(r) for r in size["runs"]], "tokenizer": run_json(size["tokenizer"])}
 
 
+def sizes_from_json(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sizes of a ``--json`` file with StageRun objects again (fields an older file lacks are 0)."""
+    names = {f.name for f in fields(StageRun)}
+
+    def run_of(data: dict[str, Any] | None) -> StageRun | None:
+        if data is None:
+            return None
+        values = {name: data.get(name, 0.0) for name in names}
+        values["extra"] = dict(data.get("extra") or {})
+        return StageRun(**values)
+
+    return [
+        {**size, "runs": [run_of(r) for r in size["runs"]], "tokenizer": run_of(size["tokenizer"])}
+        for size in document["sizes"]
+    ]
+
+
+def markdown_tables(sizes: list[dict[str, Any]], stages: list[str], workers_list: list[int]) -> str:
+    """The figures as Markdown tables: every run, then the curve (per-page cost and peak RSS)."""
+    lines = [
+        "| pages | stage | workers | wall s | CPU s | CPU s per 1,000 pages | peak RSS MB (tree) "
+        "| PSS MB | largest process MB | MB written | MB shuffled |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for size in sizes:
+        for run in size["runs"]:
+            per_page = run.cpu_s / run.pages * 1000 if run.pages else float("nan")
+            lines.append(
+                f"| {size['pages']:,} | {run.stage} | {run.workers} | {run.wall_s:.1f} | {run.cpu_s:.1f} "
+                f"| {per_page:.2f} | {run.peak_tree_rss_mb:.0f} | {run.peak_tree_pss_mb:.0f} "
+                f"| {run.max_process_rss_mb:.0f} | {run.written_bytes / MB:.1f} | {_mb(run.shuffled_bytes)} |"
+            )
+        token = size["tokenizer"]
+        if token is not None:
+            lines.append(
+                f"| {size['pages']:,} | tokenizer (once) | 1 | {token.wall_s:.1f} | {token.cpu_s:.1f} "
+                f"| | {token.peak_tree_rss_mb:.0f} | {token.peak_tree_pss_mb:.0f} "
+                f"| {token.max_process_rss_mb:.0f} | {token.written_bytes / MB:.1f} | |"
+            )
+    pages = [size["pages"] for size in sizes]
+    head = " / ".join(f"{p:,}" for p in pages)
+    intervals = " / ".join(f"{a:,}-{b:,}" for a, b in itertools.pairwise(pages))
+    lines += [
+        "",
+        f"| stage | workers | CPU s per 1,000 pages at {head} | marginal CPU s per 1,000 more pages, "
+        f"{intervals} | peak RSS MB at {head} | largest/smallest |",
+        "| --- | ---: | --- | --- | --- | ---: |",
+    ]
+    for stage in stages:
+        for workers in workers_list:
+            runs = [find_run(size, stage, workers) for size in sizes]
+            cost = [r.cpu_s / r.pages * 1000 if r.pages else float("nan") for r in runs]
+            marginal = [(b.cpu_s - a.cpu_s) / (b.pages - a.pages) * 1000 for a, b in itertools.pairwise(runs)]
+            rss = [r.peak_tree_rss_mb for r in runs]
+            lines.append(
+                f"| {stage} | {workers} | {' / '.join(f'{c:.2f}' for c in cost)} "
+                f"| {' / '.join(f'{m:.2f}' for m in marginal)} "
+                f"| {' / '.join(f'{m:.0f}' for m in rss)} | {rss[-1] / rss[0]:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def _int_list(text: str) -> list[int]:
     return [int(float(part)) for part in text.split(",") if part.strip()]
 
@@ -617,7 +680,25 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every measured figure here")
     parser.add_argument("--plot", type=Path, help="write a PNG: wall seconds and peak RSS against pages")
     parser.add_argument("--keep", action="store_true", help="keep each size's work directories")
+    parser.add_argument("--markdown", type=Path, help="write the figures as Markdown tables here")
+    parser.add_argument(
+        "--from-json", type=Path, help="measure nothing: print (and plot, tabulate) a --json file's figures"
+    )
     args = parser.parse_args()
+    if args.from_json:
+        document = json.loads(args.from_json.read_text())
+        sizes = sizes_from_json(document)
+        stages, workers_list = document["stages"], document["workers"]
+        for size in sizes:
+            print_size(size)
+        print_curve(sizes, stages, workers_list)
+        if args.plot:
+            write_plot(args.plot, sizes, stages, workers_list)
+            print(f"wrote {args.plot}")
+        if args.markdown:
+            args.markdown.write_text(markdown_tables(sizes, stages, workers_list))
+            print(f"wrote {args.markdown}")
+        return
     targets = sorted(_int_list(args.pages))
     workers_list = _int_list(args.workers)
     stages = [s for s in CURVE_STAGES if s in args.stages.split(",")]
@@ -658,6 +739,10 @@ def main() -> None:
     if args.plot:
         write_plot(args.plot, sizes, stages, workers_list)
         print(f"wrote {args.plot}")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown_tables(sizes, stages, workers_list))
+        print(f"wrote {args.markdown}")
 
 
 if __name__ == "__main__":
