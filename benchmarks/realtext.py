@@ -150,7 +150,9 @@ def main() -> None:
     args = parser.parse_args()
     articles = read_real_articles(args.sources)
     pages, size = write_real_mirror(args.out, articles, args.copies)
-    print(f"{len(articles)} real articles x {args.copies} copies: {pages} pages, {size / 1e6:.1f} MB of wikitext")
+    print(
+        f"{len(articles)} real articles x {args.copies} copies: {pages} pages, {size / 1e6:.1f} MB of wikitext"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Scale curve of the whole build: cost per page and peak memory of each stage as the wiki grows.
 
     .venv/bin/python benchmarks/scale.py [--pages 10000,100000,1000000] [--workers 1,2]
-        [--stages extract,vocab,shards] [--work benchmarks/work] [--json PATH] [--plot PATH] [--keep]
+        [--stages extract,vocab,shards] [--work benchmarks/work] [--json PATH] [--plot PATH]
+        [--markdown PATH] [--keep]
+    .venv/bin/python benchmarks/scale.py --from-json PATH [--plot PATH] [--markdown PATH]
 
 For each target page count it writes (once, cached under --work) the bundled sample mirror at the
 smallest scale that gives at least that many pages, then for each worker count runs the stages
@@ -13,7 +15,8 @@ Per stage: wall seconds; CPU seconds (user + sys) of the whole process tree, fro
 the command (it includes every descendant the tree reaped, Beam's worker processes among them),
 checked against a /proc sampling of the tree; peak RSS of the tree (the largest sum of resident
 memory over the command and all its descendants, sampled every 0.15 s from /proc; also the sum of
-PSS, which splits shared pages, and the largest single process); bytes the stage wrote (files new
+PSS, which splits shared pages, and apart the peak of the CLI process, which is also Beam's runner
+and holds the data between fused stages, and of the largest worker); bytes the stage wrote (files new
 or changed under the work directory); pages read (reports/extract.json) per second per worker and
 per CPU-second; and the bytes shuffled into GroupByKeys, from Beam's own metrics
 (``--run_metrics_json``: estimated as mean sampled element size x element count).
@@ -185,7 +188,9 @@ class StageRun:
     cpu_sampled_descendants_s: float
     peak_tree_rss_mb: float  # the largest sum of RSS over the tree (shared pages count in each process)
     peak_tree_pss_mb: float  # the largest sum of PSS (shared pages split): the tree's own memory
-    max_process_rss_mb: float  # wait4 ru_maxrss: the largest single process of the tree
+    # wait4 ru_maxrss of the tree's largest process. The child starts as a fork of this benchmark,
+    # whose memory (the generated mirror) counts until exec: a bound, not shown in the tables.
+    max_process_rss_mb: float
     peak_runner_rss_mb: float  # sampled peak RSS of the CLI process (the runner, in-process work)
     peak_worker_rss_mb: float  # sampled peak RSS of the largest descendant (worker or parser child)
     processes_at_peak: int
@@ -410,6 +415,11 @@ def _mb(value: int | None) -> str:
     return "-" if value is None else f"{value / MB:.1f}"
 
 
+def _rss(value: float) -> str:
+    """A sampled per-process peak in MB; "-" where none was sampled (no such process, older JSON)."""
+    return f"{value:.0f}" if value else "-"
+
+
 def print_size(size: dict[str, Any]) -> None:
     mirror = size["mirror"]
     cached = " (cached)" if mirror["cached"] else ""
@@ -419,7 +429,7 @@ def print_size(size: dict[str, Any]) -> None:
     )
     header = (
         f"{'stage':10} {'workers':>7} {'wall s':>7} {'CPU s':>7} {'pages/s/core':>12} {'pages/CPU-s':>11} "
-        f"{'peak RSS MB':>11} {'PSS MB':>7} {'proc MB':>7} {'runner MB':>9} {'worker MB':>9} "
+        f"{'peak RSS MB':>11} {'PSS MB':>7} {'runner MB':>9} {'worker MB':>9} "
         f"{'MB written':>10} {'MB shuffled':>11}"
     )
     print(header)
@@ -427,7 +437,7 @@ def print_size(size: dict[str, Any]) -> None:
         print(
             f"{run.stage:10} {run.workers:>7} {run.wall_s:7.1f} {run.cpu_s:7.1f} {run.pages_per_s_per_core:12.0f} "
             f"{run.pages_per_cpu_s:11.0f} {run.peak_tree_rss_mb:11.0f} {run.peak_tree_pss_mb:7.0f} "
-            f"{run.max_process_rss_mb:7.0f} {run.peak_runner_rss_mb:9.0f} {run.peak_worker_rss_mb:9.0f} "
+            f"{_rss(run.peak_runner_rss_mb):>9} {_rss(run.peak_worker_rss_mb):>9} "
             f"{run.written_bytes / MB:10.1f} "
             f"{_mb(run.shuffled_bytes):>11}"
         )
@@ -622,8 +632,8 @@ def markdown_tables(sizes: list[dict[str, Any]], stages: list[str], workers_list
     """The figures as Markdown tables: every run, then the curve (per-page cost and peak RSS)."""
     lines = [
         "| pages | stage | workers | wall s | CPU s | CPU s per 1,000 pages | peak RSS MB (tree) "
-        "| PSS MB | largest process MB | MB written | MB shuffled |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| PSS MB | runner process MB | largest worker MB | MB written | MB shuffled |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for size in sizes:
         for run in size["runs"]:
@@ -631,14 +641,15 @@ def markdown_tables(sizes: list[dict[str, Any]], stages: list[str], workers_list
             lines.append(
                 f"| {size['pages']:,} | {run.stage} | {run.workers} | {run.wall_s:.1f} | {run.cpu_s:.1f} "
                 f"| {per_page:.2f} | {run.peak_tree_rss_mb:.0f} | {run.peak_tree_pss_mb:.0f} "
-                f"| {run.max_process_rss_mb:.0f} | {run.written_bytes / MB:.1f} | {_mb(run.shuffled_bytes)} |"
+                f"| {_rss(run.peak_runner_rss_mb)} | {_rss(run.peak_worker_rss_mb)} "
+                f"| {run.written_bytes / MB:.1f} | {_mb(run.shuffled_bytes)} |"
             )
         token = size["tokenizer"]
         if token is not None:
             lines.append(
                 f"| {size['pages']:,} | tokenizer (once) | 1 | {token.wall_s:.1f} | {token.cpu_s:.1f} "
                 f"| | {token.peak_tree_rss_mb:.0f} | {token.peak_tree_pss_mb:.0f} "
-                f"| {token.max_process_rss_mb:.0f} | {token.written_bytes / MB:.1f} | |"
+                f"| {_rss(token.peak_runner_rss_mb)} | - | {token.written_bytes / MB:.1f} | |"
             )
     pages = [size["pages"] for size in sizes]
     head = " / ".join(f"{p:,}" for p in pages)
