@@ -37,9 +37,9 @@ from pipeline.cli import cli
 from schemas.dumps import JOB_ARTICLES_MULTISTREAM
 from transforms.download import ChecksumError, download_file
 from transforms.dumpreader import read_whole_file
-from transforms.page_parser import parse_pages
 from transforms.fetch_plan import FetchError, FileTask, PlanError, parse_status_document, plan_dump
 from transforms.http import RetrySettings
+from transforms.page_parser import parse_pages
 from transforms.page_xml import RawPage, ReadProblem
 from transforms.sqldump import SqlParseError, iter_page_props_items, iter_sql_rows, parse_row
 from transforms.titles import SiteInfo, normalize_title
