@@ -84,9 +84,9 @@ def _plan_paragraph(
     settings: ShardSettings,
     stats: Counter[str],
     batch: SentenceBatch,
-) -> tuple[list[int], range, int]:
+) -> tuple[list[int], range]:
     """Rules 1 and 2 for one paragraph; its sentences go into ``batch``. Returns the entity id of
-    each kept link, the positions of the paragraph's sentences in the batch, and the kept links."""
+    each kept link and the positions of the paragraph's sentences in the batch."""
     text: str = paragraph["text"]
     links = paragraph["links"] or []
     stats["paragraphs"] += 1
@@ -112,7 +112,7 @@ def _plan_paragraph(
     stats["sentences_split"] += len(spans)
     merged = merge_across_links(spans, kept_links) if kept_links else spans
     stats["sentence_merges"] += len(spans) - len(merged)
-    return entity_ids, batch.add(text, merged, kept_links), len(kept_links)
+    return entity_ids, batch.add(text, merged, kept_links)
 
 
 def _kept_sentences(
@@ -199,11 +199,11 @@ def build_examples(
     ]
     tokenized = batch.tokenize()
     sentences: list[tuple[list[int], list[Mention]]] = []
-    for entity_ids, positions, kept_links in plans:
+    for entity_ids, positions in plans:
         kept, placed = _kept_sentences(
             tokenized[positions.start : positions.stop], entity_ids, settings, stats
         )
-        stats["links_outside_sentences"] += kept_links - placed
+        stats["links_outside_sentences"] += len(entity_ids) - placed  # one entity id per kept link
         sentences.extend(kept)
 
     max_tokens = settings.max_seq_length - 2

@@ -109,9 +109,8 @@ def read_parquet_rows(path: str, columns: list[str] | None = None) -> Iterator[d
         yield from batch.to_pylist()
 
 
-def wanted_titles(path: str, file_key: Any = None) -> Iterator[tuple[tuple[str, str], Any]]:
-    """((lang, title), file) for every page title and distinct link target of a page file; the
-    file is given as ``file_key`` (the path when None).
+def wanted_titles(path: str, file_key: int) -> Iterator[tuple[tuple[str, str], int]]:
+    """((lang, title), file_key) for every page title and distinct link target of a page file.
 
     Reads only the title, language and link-target columns, and flattens them in Arrow: no
     paragraph text is read or turned into Python objects.
@@ -135,14 +134,13 @@ def wanted_titles(path: str, file_key: Any = None) -> Iterator[tuple[tuple[str, 
                 strict=True,
             )
         )
-    file = path if file_key is None else file_key
     for key in sorted(titles):
-        yield key, file
+        yield key, file_key
 
 
 def resolve_titles(
     element: tuple[tuple[str, str], dict[str, list[Any]]],
-) -> Iterator[tuple[Any, tuple[str, int]]]:
+) -> Iterator[tuple[int, tuple[str, int]]]:
     """Join output -> (page file key, (title, entity id)) for every file that wants a known title."""
     (_, title), grouped = element
     ids = grouped["entity"]

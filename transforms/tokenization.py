@@ -62,6 +62,10 @@ class TokenizedSentence:
 _BATCH_MIN = 64
 
 
+# Segment kinds: which processor encodes a segment (an empty one gives no tokens).
+_EMPTY, _SPACED, _GLUED = 0, 1, 2
+
+
 def _encode_many(processor: spm.SentencePieceProcessor, texts: list[str]) -> list[list[int]]:
     if len(texts) >= _BATCH_MIN:
         return processor.encode(texts, num_threads=1)
@@ -127,30 +131,37 @@ class Tokenizer:
     # -- encoding ------------------------------------------------------------------------------
     def encode_flat(self, segments: Sequence[tuple[str, bool]]) -> tuple[np.ndarray, np.ndarray]:
         """Word ids of all segments concatenated (int32) and the token count of each segment."""
-        spaced_at: list[int] = []
+        kinds: list[int] = []
         spaced: list[str] = []
-        glued_at: list[int] = []
         glued: list[str] = []
-        for index, (text, is_glued) in enumerate(segments):
+        for text, is_glued in segments:
             if not text:
-                continue
+                kinds.append(_EMPTY)
             # A segment starting with whitespace is never glued: the whitespace separates it.
-            if is_glued and not text[0].isspace():
-                glued_at.append(index)
+            elif is_glued and not text[0].isspace():
+                kinds.append(_GLUED)
                 glued.append(text)
             else:
-                spaced_at.append(index)
+                kinds.append(_SPACED)
                 spaced.append(text)
-        pieces: list[list[int]] = [[]] * len(segments)
-        for positions, texts, processor in (
-            (spaced_at, spaced, self._spaced),
-            (glued_at, glued, self._glued),
-        ):
-            for index, ids in zip(positions, _encode_many(processor, texts), strict=True):
-                pieces[index] = ids
-        lengths = np.fromiter((len(ids) for ids in pieces), dtype=np.int64, count=len(pieces))
-        flat = np.fromiter(itertools.chain.from_iterable(pieces), dtype=np.int64, count=int(lengths.sum()))
-        return self._word_of_piece[flat], lengths
+        word_ids, offsets = self._encode_kinds(kinds, spaced, glued)
+        return word_ids, np.diff(np.asarray(offsets, dtype=np.int64))
+
+    def _encode_kinds(
+        self, kinds: Sequence[int], spaced: list[str], glued: list[str]
+    ) -> tuple[np.ndarray, list[int]]:
+        """Encode the segments of ``kinds`` (the texts of each kind in ``spaced`` and ``glued``, in
+        order), one sentencepiece call per processor. Returns their word ids concatenated in
+        segment order (int32) and the token offset of each segment, the total last."""
+        spaced_ids = iter(_encode_many(self._spaced, spaced))
+        glued_ids = iter(_encode_many(self._glued, glued))
+        empty: list[int] = []
+        pieces = [
+            next(spaced_ids) if kind == _SPACED else next(glued_ids) if kind else empty for kind in kinds
+        ]
+        offsets = list(itertools.accumulate(map(len, pieces), initial=0))
+        flat = np.fromiter(itertools.chain.from_iterable(pieces), dtype=np.int64, count=offsets[-1])
+        return self._word_of_piece[flat], offsets
 
     def encode_segments(self, segments: Sequence[tuple[str, bool]]) -> list[list[int]]:
         """Word ids of each ``(text, glued)`` segment; ``glued``: it directly follows non-space text."""
@@ -258,9 +269,6 @@ def _links_by_sentence(sentences: Sequence[Span], links: Sequence[Any]) -> list[
     return result
 
 
-_EMPTY, _SPACED, _GLUED = 0, 1, 2
-
-
 class SentenceBatch:
     """Sentences of one or more texts, tokenized around their links with one sentencepiece call
     per processor for the whole batch (a page, say) instead of one per segment or paragraph.
@@ -325,15 +333,8 @@ class SentenceBatch:
         return range(first_sentence, len(self._sentences))
 
     def tokenize(self) -> list[TokenizedSentence]:
-        tokenizer = self._tokenizer
-        spaced = iter(_encode_many(tokenizer._spaced, self._spaced))
-        glued = iter(_encode_many(tokenizer._glued, self._glued))
-        empty: list[int] = []
-        pieces = [next(spaced) if kind == _SPACED else next(glued) if kind else empty for kind in self._kinds]
-        lengths = [len(ids) for ids in pieces]
-        offsets = list(itertools.accumulate(lengths, initial=0))
-        flat = np.fromiter(itertools.chain.from_iterable(pieces), dtype=np.int64, count=offsets[-1])
-        values: list[int] = tokenizer._word_of_piece[flat].tolist()
+        word_ids, offsets = self._tokenizer._encode_kinds(self._kinds, self._spaced, self._glued)
+        values: list[int] = word_ids.tolist()
         results: list[TokenizedSentence] = []
         for first, count, link_segments, overlapping in self._sentences:
             base = offsets[first]
