@@ -428,6 +428,36 @@ def test_resolve_redirects(tmp_path: Path) -> None:
     assert dict(out["IntoLoop"])[("en", "X")][1] == "loop"
 
 
+def test_per_language_tables_are_the_same_with_parts_inline_or_in_files(tmp_path: Path) -> None:
+    from transforms.mention_dictionary import mention_sort_key
+    from transforms.vocab_writers import WritePerLanguageParquet
+
+    rows = [
+        ("en", f"mention {i % 97}", i, f"en:Title {i}", f"Q{i}", 100 - i % 7, 200, 0.5, 300, 20, 0.1)
+        for i in range(2000)
+    ] + [("ja", "東京", 7, "ja:東京", "Q7", 3, 4, 0.75, 10, 4, 0.4)]
+    written = {}
+    for name, inline_bytes in (("inline", 1 << 30), ("files", 0)):
+        with beam.Pipeline(runner=FnApiRunner()) as pipeline:
+            _ = (
+                pipeline
+                | f"Rows{name}" >> beam.Create(rows)
+                | f"Write{name}"
+                >> WritePerLanguageParquet(
+                    str(tmp_path / name), str(tmp_path / f"tmp-{name}"), MENTIONS_SCHEMA,
+                    ["de", "en", "ja"], mention_sort_key, "mention", buckets=4, inline_bytes=inline_bytes,
+                )
+            )  # fmt: skip
+        written[name] = {path.name: path.read_bytes() for path in sorted((tmp_path / name).iterdir())}
+    assert sorted(written["inline"]) == ["de.parquet", "en.parquet", "ja.parquet"]
+    assert written["inline"] == written["files"]
+    assert not (tmp_path / "tmp-inline").exists()  # nothing went through temporary files
+    assert len(list((tmp_path / "tmp-files").rglob("part-*.parquet"))) == 5  # 4 en buckets + ja
+    english = pq.ParquetFile(tmp_path / "inline" / "en.parquet")
+    assert english.num_row_groups == 4 and english.metadata.num_rows == 2000
+    assert pq.read_table(tmp_path / "inline" / "de.parquet").num_rows == 0
+
+
 def _record(qid: str, *titles: tuple[str, str, int]) -> EntityRecord:
     return merge_entity(qid, titles)
 

@@ -508,7 +508,7 @@ class FetchDumps(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         results = (
             pbegin
-            | "Plan" >> beam.Create(self._keyed)
+            | "Plan" >> beam.Create(self._keyed, reshuffle=False)
             | "OneGroupPerConnection" >> beam.GroupByKey()
             | "Download" >> beam.ParDo(DownloadFiles(self._agent, self._settings))
         )

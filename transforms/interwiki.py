@@ -160,7 +160,7 @@ class PageProps(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
         props = (
             pbegin
-            | "Files" >> beam.Create(self._files)
+            | "Files" >> beam.Create(self._files, reshuffle=False)
             | "Spread" >> beam.Reshuffle()
             | "Parse" >> beam.ParDo(ReadPageProps()).with_outputs("account", main="items")
         )

@@ -269,7 +269,7 @@ class CountMentionPages(beam.PTransform):
         by_pass = keys | "ByPass" >> beam.Map(_keyed_by_pass, AsDict(passes))
         scanned = (
             keys.pipeline
-            | "PageFiles" >> beam.Create(self._page_files)
+            | "PageFiles" >> beam.Create(self._page_files, reshuffle=False)
             | "Languages" >> beam.ParDo(ListPageLanguages())
             | "WorkItems" >> beam.FlatMap(_work_items, AsDict(passes))
             | "Spread" >> beam.Reshuffle()

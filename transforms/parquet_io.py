@@ -69,7 +69,7 @@ class ReadParquetRowGroups(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         return (
             pbegin
-            | "Paths" >> beam.Create(self._paths)
+            | "Paths" >> beam.Create(self._paths, reshuffle=False)
             | "RowGroups" >> beam.ParDo(ListRowGroups())
             | "Spread" >> beam.Reshuffle()
         )

@@ -69,25 +69,44 @@ def redirect_round(
             yield "active", ((lang, target), (source, (*path, current)))
 
 
+# The rounds group the redirect table and the chain states by title in one GroupByKey; values
+# carry their kind, so a round needs no CoGroupByKey (which would tag both inputs again every
+# round: two more steps per round that the runner pays for).
+_EDGE = "edge"
+_STATE = "state"
+
+
+def _tag_edge(element: tuple[tuple[str, str], str]) -> tuple[tuple[str, str], tuple[str, Any]]:
+    key, target = element
+    return key, (_EDGE, target)
+
+
 def _start_redirect(element: tuple[tuple[str, str], str]) -> Iterator[Any]:
     (lang, source), target = element
     if target == source:
         yield TaggedOutput("done", ((lang, source), (None, "loop", 0)))
     else:
-        yield (lang, target), (source, (source,))
+        yield (lang, target), (_STATE, (source, (source,)))
 
 
 class _RedirectRound(beam.DoFn):
     def __init__(self, final_round: bool) -> None:
         self._final_round = final_round
 
-    def process(self, element: tuple[tuple[str, str], dict[str, Iterable[Any]]]) -> Iterator[Any]:
-        (lang, current), grouped = element
-        states = sorted(grouped["state"])
-        targets = sorted(grouped["edge"])
-        target = targets[0] if targets else None
+    def process(self, element: tuple[tuple[str, str], Iterable[tuple[str, Any]]]) -> Iterator[Any]:
+        (lang, current), values = element
+        states: list[Any] = []
+        targets: list[str] = []
+        for kind, value in values:
+            (states if kind == _STATE else targets).append(value)
+        states.sort()
+        target = min(targets) if targets else None
         for kind, value in redirect_round(lang, current, target, states, self._final_round):
-            yield TaggedOutput("done", value) if kind == "done" else value
+            if kind == "done":
+                yield TaggedOutput("done", value)
+            else:
+                key, state = value
+                yield key, (_STATE, state)
 
 
 def _redirect_account(element: tuple[tuple[str, str], tuple[str | None, str, int]]) -> Iterator[Any]:
@@ -105,8 +124,8 @@ class ResolveRedirects(beam.PTransform):
     """((lang, redirect title), target) -> ``resolution`` ((lang, redirect title), (final,
     status, hops)) and ``account``.
 
-    Follows chains with ``max_hops`` rounds of CoGroupByKey (state keyed by the title reached,
-    joined with the redirect table keyed by source); a chain that comes back to a title it passed
+    Follows chains with ``max_hops`` join rounds (state keyed by the title reached, grouped
+    with the redirect table keyed by source); a chain that comes back to a title it passed
     is a ``loop``, one still going after ``max_hops`` is ``too_long`` (both: final None).
     """
 
@@ -116,13 +135,15 @@ class ResolveRedirects(beam.PTransform):
 
     def expand(self, edges: beam.PCollection) -> dict[str, beam.PCollection]:
         edges = edges | "OneTargetPerTitle" >> beam.CombinePerKey(min)
+        tagged_edges = edges | "TagEdges" >> beam.Map(_tag_edge)
         start = edges | "Start" >> beam.FlatMap(_start_redirect).with_outputs("done", main="active")
         done = [start["done"]]
         active = start["active"]
         for round_index in range(1, self._max_hops + 1):
             step = (
-                {"edge": edges, "state": active}
-                | f"Join{round_index}" >> beam.CoGroupByKey()
+                (tagged_edges, active)
+                | f"Meet{round_index}" >> beam.Flatten()
+                | f"Join{round_index}" >> beam.GroupByKey()
                 | f"Hop{round_index}"
                 >> beam.ParDo(_RedirectRound(round_index == self._max_hops)).with_outputs(
                     "done", main="active"

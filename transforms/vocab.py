@@ -35,7 +35,7 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.pvalue import AsDict
+from apache_beam.pvalue import AsDict, AsList
 
 from schemas.vocab_tables import MENTIONS_SCHEMA, TITLES_SCHEMA
 from transforms.entity_counts import MergeByItem, SelectVocabulary
@@ -129,9 +129,17 @@ class BuildEntityVocabulary(beam.PTransform):
             mention_tables,
             title_tables,
         ) | "Account" >> SumAccount()
-        gathered = selected["vocab"] | "Gather" >> beam.combiners.ToList()
-        return gathered | "WriteVocabulary" >> beam.ParDo(
-            WriteVocabulary(inp.vocab_dir, langs, self._report_settings), AsDict(account)
+        # One element starts the writer; the vocabulary (<= vocab size) and the account arrive
+        # as side inputs, complete, so an empty vocabulary is written too.
+        return (
+            pbegin
+            | "Once" >> beam.Impulse()
+            | "WriteVocabulary"
+            >> beam.ParDo(
+                WriteVocabulary(inp.vocab_dir, langs, self._report_settings),
+                AsList(selected["vocab"]),
+                AsDict(account),
+            )
         )
 
     def _per_language(
