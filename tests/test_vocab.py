@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-from apache_beam.testing.util import assert_that
+from apache_beam.testing.util import assert_that, equal_to
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -428,34 +428,47 @@ def test_resolve_redirects(tmp_path: Path) -> None:
     assert dict(out["IntoLoop"])[("en", "X")][1] == "loop"
 
 
-def test_per_language_tables_are_the_same_with_parts_inline_or_in_files(tmp_path: Path) -> None:
+def test_language_tables_are_the_same_with_parts_inline_or_in_files(tmp_path: Path) -> None:
     from transforms.mention_dictionary import mention_sort_key
-    from transforms.vocab_writers import WritePerLanguageParquet
+    from transforms.redirects import title_sort_key
+    from transforms.vocab_writers import LanguageTable, WriteLanguageTables
 
-    rows = [
+    mentions = [
         ("en", f"mention {i % 97}", i, f"en:Title {i}", f"Q{i}", 100 - i % 7, 200, 0.5, 300, 20, 0.1)
         for i in range(2000)
     ] + [("ja", "東京", 7, "ja:東京", "Q7", 3, 4, 0.75, 10, 4, 0.4)]
+    titles = [("en", f"Title {i}", i, i % 3 == 0) for i in range(300)]
+    specs = {
+        "mentions": LanguageTable(MENTIONS_SCHEMA, mention_sort_key, "mention"),
+        "titles": LanguageTable(TITLES_SCHEMA, title_sort_key, "title"),
+    }
     written = {}
     for name, inline_bytes in (("inline", 1 << 30), ("files", 0)):
         with beam.Pipeline(runner=FnApiRunner()) as pipeline:
-            _ = (
-                pipeline
-                | f"Rows{name}" >> beam.Create(rows)
-                | f"Write{name}"
-                >> WritePerLanguageParquet(
-                    str(tmp_path / name), str(tmp_path / f"tmp-{name}"), MENTIONS_SCHEMA,
-                    ["de", "en", "ja"], mention_sort_key, "mention", buckets=4, inline_bytes=inline_bytes,
-                )
+            rows = {
+                "mentions": pipeline | f"Mentions{name}" >> beam.Create(mentions),
+                "titles": pipeline | f"Titles{name}" >> beam.Create(titles),
+            }
+            counts = rows | f"Write{name}" >> WriteLanguageTables(
+                str(tmp_path / name), str(tmp_path / f"tmp-{name}"), specs, ["de", "en", "ja"],
+                buckets=4, inline_bytes=inline_bytes,
             )  # fmt: skip
-        written[name] = {path.name: path.read_bytes() for path in sorted((tmp_path / name).iterdir())}
-    assert sorted(written["inline"]) == ["de.parquet", "en.parquet", "ja.parquet"]
+            expected = [(("de", "mention_rows"), 0), (("en", "mention_rows"), 2000), (("ja", "mention_rows"), 1),
+                        (("de", "title_rows"), 0), (("en", "title_rows"), 300), (("ja", "title_rows"), 0)]  # fmt: skip
+            assert_that(counts, equal_to(expected))
+        written[name] = {
+            str(path.relative_to(tmp_path / name)): path.read_bytes() for path in sorted((tmp_path / name).rglob("*.parquet"))
+        }  # fmt: skip
+    assert sorted(written["inline"]) == [
+        f"{folder}/{lang}.parquet" for folder in specs for lang in ("de", "en", "ja")
+    ]
     assert written["inline"] == written["files"]
     assert not (tmp_path / "tmp-inline").exists()  # nothing went through temporary files
-    assert len(list((tmp_path / "tmp-files").rglob("part-*.parquet"))) == 5  # 4 en buckets + ja
-    english = pq.ParquetFile(tmp_path / "inline" / "en.parquet")
+    # 4 en buckets + 1 ja bucket of mentions, 4 en buckets of titles
+    assert len(list((tmp_path / "tmp-files").rglob("part-*.parquet"))) == 9
+    english = pq.ParquetFile(tmp_path / "inline" / "mentions" / "en.parquet")
     assert english.num_row_groups == 4 and english.metadata.num_rows == 2000
-    assert pq.read_table(tmp_path / "inline" / "de.parquet").num_rows == 0
+    assert pq.read_table(tmp_path / "inline" / "mentions" / "de.parquet").num_rows == 0
 
 
 def _record(qid: str, *titles: tuple[str, str, int]) -> EntityRecord:

@@ -16,7 +16,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from schemas.mentions import normalize_mention  # the mention key, defined once for every stage
-from transforms.parquet_io import ProcessRowGroups, read_row_group, rows_of_languages
+from transforms.parquet_io import RowGroupTask, read_row_group, rows_of_languages
 from transforms.vocab_keys import (
     LINKS,
     LINKS_DIRECT,
@@ -130,12 +130,11 @@ class _RowGroupLinks(beam.DoFn):
             yield TaggedOutput("page_ids", ((lang, page_id), ("page", title)))
 
 
-class ReadPageLinks(ProcessRowGroups):
-    """Page files -> ``links`` ((lang, raw target), (count, 0, anchors)), ``account`` and
-    ``page_ids``; each Parquet row group is one work item."""
-
-    def __init__(self, page_files: Sequence[str], langs: Iterable[str], with_page_ids: bool) -> None:
-        super().__init__(page_files, _RowGroupLinks(langs, with_page_ids), "links", "account", "page_ids")
+def page_links_task(page_files: Sequence[str], langs: Iterable[str], with_page_ids: bool) -> RowGroupTask:
+    """The pages part of the vocab stage's read (:class:`transforms.parquet_io.ProcessRowGroups`):
+    ((lang, raw target), (count, 0, anchors)) and the tagged ``account`` and ``page_ids``; each
+    Parquet row group is one work item."""
+    return RowGroupTask(tuple(page_files), _RowGroupLinks(langs, with_page_ids))
 
 
 class MergeLinkStats(beam.CombineFn):

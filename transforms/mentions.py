@@ -144,14 +144,16 @@ class _Matcher:
         self.matcher = matcher
 
 
-class ListPageLanguages(beam.DoFn):
-    """Parquet file of pages -> (path, lang) for every language it holds."""
+class ListScanWorkItems(beam.DoFn):
+    """Parquet file of pages -> (path, lang, pass) for every language it holds and every pass
+    of that language (``passes``: lang -> number of passes; a language without mentions has none)."""
 
-    def process(self, path: str) -> Iterator[tuple[str, str]]:
+    def process(self, path: str, passes: Mapping[str, int]) -> Iterator[tuple[str, str, int]]:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
             langs = pq.ParquetFile(handle).read(columns=["lang"]).column("lang")
         for lang in sorted(set(pc.unique(langs).to_pylist())):
-            yield path, lang
+            for pass_index in range(passes.get(lang, 0)):
+                yield path, lang, pass_index
 
 
 class ScanPageFile(beam.DoFn):
@@ -221,25 +223,16 @@ class SumPairs(beam.CombineFn):
         return acc
 
 
-def _passes(element: tuple[str, int], max_matcher_mentions: int) -> tuple[str, int]:
+def _passes(element: tuple[str, int], max_matcher_mentions: int) -> Iterator[Any]:
     lang, mentions = element
-    return lang, passes_for(mentions, max_matcher_mentions)
+    passes = passes_for(mentions, max_matcher_mentions)
+    yield lang, passes
+    yield TaggedOutput("account", ((lang, "mention_scan_passes"), passes))
 
 
 def _keyed_by_pass(key: tuple[str, str], passes: Mapping[str, int]) -> tuple[tuple[str, int], str]:
     lang, mention = key
     return (lang, pass_of(mention, passes.get(lang, 1))), mention
-
-
-def _work_items(item: tuple[str, str], passes: Mapping[str, int]) -> Iterator[tuple[str, str, int]]:
-    path, lang = item
-    for pass_index in range(passes.get(lang, 0)):
-        yield path, lang, pass_index
-
-
-def _pass_account(element: tuple[str, int]) -> Iterator[Any]:
-    lang, passes = element
-    yield (lang, "mention_scan_passes"), passes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,19 +257,16 @@ class CountMentionPages(beam.PTransform):
             keys
             | "PerLanguage" >> beam.Map(lambda key: (key[0], 1))
             | "Mentions" >> beam.CombinePerKey(sum)
-            | "Passes" >> beam.Map(_passes, self._max)
+            | "Passes" >> beam.FlatMap(_passes, self._max).with_outputs("account", main="passes")
         )
-        by_pass = keys | "ByPass" >> beam.Map(_keyed_by_pass, AsDict(passes))
+        by_pass = keys | "ByPass" >> beam.Map(_keyed_by_pass, AsDict(passes["passes"]))
         scanned = (
             keys.pipeline
             | "PageFiles" >> beam.Create(self._page_files, reshuffle=False)
-            | "Languages" >> beam.ParDo(ListPageLanguages())
-            | "WorkItems" >> beam.FlatMap(_work_items, AsDict(passes))
+            | "WorkItems" >> beam.ParDo(ListScanWorkItems(), AsDict(passes["passes"]))
             | "Spread" >> beam.Reshuffle()
             | "Scan" >> beam.ParDo(ScanPageFile(), AsMultiMap(by_pass)).with_outputs("account", main="counts")
         )
         counts = scanned["counts"] | "PerMention" >> beam.CombinePerKey(SumPairs())
-        account = (scanned["account"], passes | "PassAccount" >> beam.FlatMap(_pass_account)) | (
-            "Account" >> beam.Flatten()
-        )
+        account = (scanned["account"], passes["account"]) | "Account" >> beam.Flatten()
         return {"counts": counts, "account": account}

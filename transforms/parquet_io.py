@@ -5,7 +5,8 @@ items."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
@@ -14,6 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.pvalue import TaggedOutput
 
 from transforms.files import write_atomically
 
@@ -49,50 +51,69 @@ def rows_to_table(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.Table:
     )
 
 
-class ListRowGroups(beam.DoFn):
-    """Parquet file -> (path, row group index) work items."""
+@dataclass(frozen=True)
+class RowGroupTask:
+    """What to do with the row groups of ``paths``: ``fn`` gets each (path, row group index)."""
 
-    def process(self, path: str) -> Iterator[tuple[str, int]]:
+    paths: Sequence[str]
+    fn: beam.DoFn
+
+
+class _ListRowGroups(beam.DoFn):
+    """(task, Parquet file) -> (task, path, row group index) work items."""
+
+    def process(self, item: tuple[str, str]) -> Iterator[tuple[str, str, int]]:
+        name, path = item
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
             count = pq.ParquetFile(handle).num_row_groups
         for index in range(count):
-            yield path, index
+            yield name, path, index
 
 
-class ReadParquetRowGroups(beam.PTransform):
-    """Parquet paths -> (path, row group) work items, reshuffled so row groups spread out."""
+class _RunRowGroupTask(beam.DoFn):
+    """A work item -> the outputs of its task's DoFn; untagged ones go to the task's name."""
 
-    def __init__(self, paths: Sequence[str]) -> None:
-        super().__init__()
-        self._paths = sorted(paths)
+    def __init__(self, tasks: Mapping[str, RowGroupTask]) -> None:
+        self._fns = {name: task.fn for name, task in tasks.items()}
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
-        return (
-            pbegin
-            | "Paths" >> beam.Create(self._paths, reshuffle=False)
-            | "RowGroups" >> beam.ParDo(ListRowGroups())
-            | "Spread" >> beam.Reshuffle()
-        )
+    def setup(self) -> None:
+        for fn in self._fns.values():
+            fn.setup()
+
+    def teardown(self) -> None:
+        for fn in self._fns.values():
+            fn.teardown()
+
+    def process(self, item: tuple[str, str, int]) -> Iterator[Any]:
+        name, path, index = item
+        for output in self._fns[name].process((path, index)) or ():
+            yield output if isinstance(output, TaggedOutput) else TaggedOutput(name, output)
 
 
 class ProcessRowGroups(beam.PTransform):
-    """Parquet paths -> ``fn`` applied to every (path, row group) work item; its main output
-    ``main`` and its tagged outputs ``tags``, as a dict by name."""
+    """Parquet files of several kinds read in one pass: every (file, row group) is a work item,
+    listed and spread across workers once, and handed to the DoFn of its task.
 
-    def __init__(self, paths: Sequence[str], fn: beam.DoFn, main: str, *tags: str) -> None:
+    Outputs a dict: each task's untagged output under the task's name, and the tagged outputs
+    ``tags``, which tasks may share (their elements land in one PCollection). One pass for all
+    kinds keeps the graph small: the local runner pays for every step and stage it has.
+    """
+
+    def __init__(self, tasks: Mapping[str, RowGroupTask], tags: Sequence[str] = ()) -> None:
         super().__init__()
-        self._paths = paths
-        self._fn = fn
-        self._main = main
-        self._tags = tags
+        self._tasks = dict(tasks)
+        self._tags = tuple(tags)
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
-        read = (
+        files = sorted((name, path) for name, task in self._tasks.items() for path in task.paths)
+        outputs = (
             pbegin
-            | "RowGroups" >> ReadParquetRowGroups(self._paths)
-            | "Process" >> beam.ParDo(self._fn).with_outputs(*self._tags, main=self._main)
+            | "Files" >> beam.Create(files, reshuffle=False)
+            | "RowGroups" >> beam.ParDo(_ListRowGroups())
+            | "Spread" >> beam.Reshuffle()
+            | "Process" >> beam.ParDo(_RunRowGroupTask(self._tasks)).with_outputs(*self._tasks, *self._tags)
         )
-        return {name: read[name] for name in (self._main, *self._tags)}
+        return {name: outputs[name] for name in (*self._tasks, *self._tags)}
 
 
 def read_row_group(path: str, index: int, columns: Sequence[str]) -> pa.Table:

@@ -10,7 +10,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.pvalue import AsDict, TaggedOutput
 
-from transforms.parquet_io import ProcessRowGroups, read_row_group, rows_of_languages
+from transforms.parquet_io import RowGroupTask, read_row_group, rows_of_languages
 from transforms.vocab_keys import canonical_title, qid_number
 
 DEFAULT_MAX_REDIRECT_HOPS = 5
@@ -37,11 +37,10 @@ class _RowGroupRedirects(beam.DoFn):
                 yield TaggedOutput("page_ids", ((lang, page_id), ("redirect", source)))
 
 
-class ReadRedirects(ProcessRowGroups):
-    """Redirect files -> ``edges`` ((lang, redirect title), target) and ``page_ids``."""
-
-    def __init__(self, redirect_files: Sequence[str], langs: Iterable[str], with_page_ids: bool) -> None:
-        super().__init__(redirect_files, _RowGroupRedirects(langs, with_page_ids), "edges", "page_ids")
+def redirects_task(redirect_files: Sequence[str], langs: Iterable[str], with_page_ids: bool) -> RowGroupTask:
+    """The redirects part of the vocab stage's read (:class:`transforms.parquet_io.ProcessRowGroups`):
+    ((lang, redirect title), target) edges and the tagged ``page_ids``."""
+    return RowGroupTask(tuple(redirect_files), _RowGroupRedirects(langs, with_page_ids))
 
 
 def redirect_round(

@@ -17,42 +17,43 @@ and then combined per key; redirect chains are followed by a fixed number of joi
 
 The steps live in modules named after what they handle:
 
-- :mod:`transforms.link_counts`: ReadPageLinks, ResolveLinkTargets;
-- :mod:`transforms.redirects`: ReadRedirects, ResolveRedirects, TitleMap;
+- :mod:`transforms.link_counts`: the pages part of the read, ResolveLinkTargets;
+- :mod:`transforms.redirects`: the redirects part of the read, ResolveRedirects, TitleMap;
 - :mod:`transforms.interwiki`: ReadInterwiki (page_props, Wikidata JSON, wb_items_per_site);
 - :mod:`transforms.entity_counts`: MergeByItem, SelectVocabulary;
 - :mod:`transforms.mention_dictionary`: MentionDictionary;
-- :mod:`transforms.vocab_writers`: WritePerLanguageParquet, WriteVocabulary (stats, report);
+- :mod:`transforms.vocab_writers`: WriteLanguageTables, WriteVocabulary (stats, report);
 - :mod:`transforms.vocab_keys`: canonical titles, Q-ids and the account keys; SumAccount;
-- :mod:`transforms.parquet_io`: file and row-group I/O over FileSystems.
+- :mod:`transforms.parquet_io`: file I/O over FileSystems; ProcessRowGroups reads the pages
+  and redirects tables in one pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import apache_beam as beam
-import pyarrow as pa
 from apache_beam.pvalue import AsDict, AsList
 
-from schemas.vocab_tables import MENTIONS_SCHEMA, TITLES_SCHEMA
+from schemas.vocab import MENTIONS_DIR
+from schemas.vocab_tables import MENTIONS_SCHEMA, TITLES_DIR, TITLES_SCHEMA
 from transforms.entity_counts import MergeByItem, SelectVocabulary
 from transforms.interwiki import DEFAULT_JSON_SPLIT_BYTES, PAGE_PROPS, ReadInterwiki
-from transforms.link_counts import ReadPageLinks, ResolveLinkTargets
+from transforms.link_counts import ResolveLinkTargets, page_links_task
 from transforms.mention_dictionary import MentionDictionary, mention_sort_key
 from transforms.mentions import DEFAULT_MAX_MATCHER_MENTIONS
-from transforms.parquet_io import join_path
+from transforms.parquet_io import ProcessRowGroups
 from transforms.redirects import (
     DEFAULT_MAX_REDIRECT_HOPS,
-    ReadRedirects,
     ResolveRedirects,
     TitleMap,
+    redirects_task,
     title_sort_key,
 )
 from transforms.vocab_keys import SumAccount
-from transforms.vocab_writers import DEFAULT_PART_BUCKETS, WritePerLanguageParquet, WriteVocabulary
+from transforms.vocab_writers import DEFAULT_PART_BUCKETS, LanguageTable, WriteLanguageTables, WriteVocabulary
 
 
 @dataclass(frozen=True)
@@ -96,13 +97,15 @@ class BuildEntityVocabulary(beam.PTransform):
         langs = list(inp.langs)
         with_page_ids = inp.interwiki == PAGE_PROPS
 
-        pages = pbegin | "ReadPages" >> ReadPageLinks(inp.page_files, langs, with_page_ids)
-        redirects = pbegin | "ReadRedirects" >> ReadRedirects(inp.redirect_files, langs, with_page_ids)
-        resolved = redirects["edges"] | "ResolveRedirects" >> ResolveRedirects(cfg.max_redirect_hops)
+        tasks = {
+            "links": page_links_task(inp.page_files, langs, with_page_ids),
+            "edges": redirects_task(inp.redirect_files, langs, with_page_ids),
+        }
+        read = pbegin | "ReadTables" >> ProcessRowGroups(tasks, tags=("account", "page_ids"))
+        resolved = read["edges"] | "ResolveRedirects" >> ResolveRedirects(cfg.max_redirect_hops)
         resolution = resolved["resolution"]
-        links = pages["links"] | "ResolveLinkTargets" >> ResolveLinkTargets(resolution)
-        page_ids = (pages["page_ids"], redirects["page_ids"]) | "PageIds" >> beam.Flatten()
-        interwiki = pbegin | "ReadInterwiki" >> ReadInterwiki(inp, page_ids, cfg.json_split_bytes)
+        links = read["links"] | "ResolveLinkTargets" >> ResolveLinkTargets(resolution)
+        interwiki = pbegin | "ReadInterwiki" >> ReadInterwiki(inp, read["page_ids"], cfg.json_split_bytes)
         merged = links["links"] | "MergeByItem" >> MergeByItem(interwiki["items"])
         selected = merged["entities"] | "SelectVocabulary" >> SelectVocabulary(
             cfg.min_languages, cfg.vocab_size
@@ -110,24 +113,27 @@ class BuildEntityVocabulary(beam.PTransform):
         mentions = merged["mentions"] | "MentionDictionary" >> MentionDictionary(
             selected["ids"], cfg.min_mention_count, inp.page_files, cfg.max_matcher_mentions
         )
-        mention_tables = mentions["rows"] | "WriteMentions" >> self._per_language(
-            "mentions", MENTIONS_SCHEMA, mention_sort_key, "mention"
-        )
         titles = interwiki["items"] | "TitleMap" >> TitleMap(resolution, selected["ids"])
-        title_tables = titles | "WriteTitles" >> self._per_language(
-            "titles", TITLES_SCHEMA, title_sort_key, "title"
+        written = {MENTIONS_DIR: mentions["rows"], TITLES_DIR: titles} | "WriteTables" >> WriteLanguageTables(
+            inp.vocab_dir,
+            inp.tmp_dir,
+            {
+                MENTIONS_DIR: LanguageTable(MENTIONS_SCHEMA, mention_sort_key, "mention"),
+                TITLES_DIR: LanguageTable(TITLES_SCHEMA, title_sort_key, "title"),
+            },
+            inp.langs,
+            cfg.part_buckets,
         )
 
         account = (
-            pages["account"],
+            read["account"],
             resolved["account"],
             links["account"],
             interwiki["account"],
             merged["account"],
             selected["account"],
             mentions["account"],
-            mention_tables,
-            title_tables,
+            written,
         ) | "Account" >> SumAccount()
         # One element starts the writer; the vocabulary (<= vocab size) and the account arrive
         # as side inputs, complete, so an empty vocabulary is written too.
@@ -140,18 +146,4 @@ class BuildEntityVocabulary(beam.PTransform):
                 AsList(selected["vocab"]),
                 AsDict(account),
             )
-        )
-
-    def _per_language(
-        self, folder: str, schema: pa.Schema, sort_key: Callable[[Sequence[Any]], Any], label: str
-    ) -> WritePerLanguageParquet:
-        """The writer of one per-language table folder (vocab/{folder}/{lang}.parquet)."""
-        return WritePerLanguageParquet(
-            join_path(self._in.vocab_dir, folder),
-            join_path(self._in.tmp_dir, folder),
-            schema,
-            self._in.langs,
-            sort_key,
-            label,
-            self._settings.part_buckets,
         )

@@ -10,6 +10,7 @@ import math
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
@@ -200,33 +201,39 @@ def table_from_ipc(data: bytes) -> pa.Table:
     return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
+@dataclass(frozen=True)
+class LanguageTable:
+    """A folder of per-language tables, ``{folder}/{lang}.parquet``: their schema, the order of
+    the rows within a part, and the account key of their row counts (``{label}_rows``)."""
+
+    schema: pa.Schema
+    sort_key: Callable[[Sequence[Any]], Any]
+    label: str
+
+
 # A part: (bucket, temporary Parquet path or None, inline IPC bytes or None, rows).
 Part = tuple[int, str | None, bytes | None, int]
 
 
 class _WritePart(beam.DoFn):
-    def __init__(
-        self,
-        tmp_dir: str,
-        schema: pa.Schema,
-        sort_key: Callable[[Sequence[Any]], Any],
-        inline_bytes: int = INLINE_PART_BYTES,
-    ) -> None:
+    def __init__(self, tmp_dir: str, tables: Mapping[str, LanguageTable], inline_bytes: int) -> None:
         self._tmp_dir = tmp_dir
-        self._schema = schema
-        self._sort_key = sort_key
+        self._tables = dict(tables)
         self._inline_bytes = inline_bytes
 
-    def process(self, element: tuple[tuple[str, int], Iterable[Sequence[Any]]]) -> Iterator[tuple[str, Part]]:
-        (lang, bucket), rows = element
-        ordered = sorted(rows, key=self._sort_key)
-        table = rows_to_table(ordered, self._schema)
+    def process(
+        self, element: tuple[tuple[str, str, int], Iterable[Sequence[Any]]]
+    ) -> Iterator[tuple[tuple[str, str], Part]]:
+        (folder, lang, bucket), rows = element
+        spec = self._tables[folder]
+        ordered = sorted(rows, key=spec.sort_key)
+        table = rows_to_table(ordered, spec.schema)
         if table.nbytes <= self._inline_bytes:
-            yield lang, (bucket, None, table_to_ipc(table), len(ordered))
+            yield (folder, lang), (bucket, None, table_to_ipc(table), len(ordered))
             return
-        path = join_path(self._tmp_dir, lang, f"part-{bucket:05d}.parquet")
+        path = join_path(self._tmp_dir, folder, lang, f"part-{bucket:05d}.parquet")
         write_parquet(path, table)
-        yield lang, (bucket, path, None, len(ordered))
+        yield (folder, lang), (bucket, path, None, len(ordered))
 
 
 def read_part(part: Part) -> pa.Table:
@@ -238,77 +245,81 @@ def read_part(part: Part) -> pa.Table:
 
 
 class _ConcatParts(beam.DoFn):
-    def __init__(self, out_dir: str, schema: pa.Schema, label: str) -> None:
+    def __init__(self, out_dir: str, tables: Mapping[str, LanguageTable]) -> None:
         self._out_dir = out_dir
-        self._schema = schema
-        self._label = label
+        self._tables = dict(tables)
 
-    def process(self, element: tuple[str, Iterable[Part | None]]) -> Iterator[Any]:
-        lang, parts = element
+    def process(self, element: tuple[tuple[str, str], Iterable[Part | None]]) -> Iterator[Any]:
+        (folder, lang), parts = element
+        spec = self._tables[folder]
         ordered = sorted((part for part in parts if part is not None), key=lambda part: part[0])
-        path = join_path(self._out_dir, language_table_name(lang))
+        path = join_path(self._out_dir, folder, language_table_name(lang))
         rows = 0
         with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
             sink = CountingSink(handle)
-            with pq.ParquetWriter(sink, self._schema, compression="zstd") as writer:  # type: ignore[arg-type]
+            with pq.ParquetWriter(sink, spec.schema, compression="zstd") as writer:  # type: ignore[arg-type]
                 for part in ordered:
                     table = read_part(part)
                     rows += table.num_rows
-                    writer.write_table(table.cast(self._schema))
+                    writer.write_table(table.cast(spec.schema))
                 if not ordered:
-                    writer.write_table(self._schema.empty_table())
+                    writer.write_table(spec.schema.empty_table())
         # Parts stay until the run ends (the pipeline module removes the folder): a retried
         # bundle must find them again.
-        yield (lang, f"{self._label}_rows"), rows
+        yield (lang, f"{spec.label}_rows"), rows
 
 
-class WritePerLanguageParquet(beam.PTransform):
-    """Rows (lang first) -> ``out_dir/{lang}.parquet``, deterministic, in bounded memory.
+def _bucketed(row: Sequence[Any], folder: str, buckets: int) -> tuple[tuple[str, str, int], Sequence[Any]]:
+    return (folder, row[0], bucket_of(row[1], buckets)), row
 
-    Rows are hashed into buckets, each bucket is sorted into a part (carried inline when small,
-    else written as a temporary file), and the parts of a language are concatenated in bucket
-    order, one row group each. Every language in ``langs`` gets a file, empty or
-    not. Outputs ((lang, "{label}_rows"), rows) account entries.
+
+class WriteLanguageTables(beam.PTransform):
+    """{folder: rows (lang first)} -> ``out_dir/{folder}/{lang}.parquet``, deterministic, in
+    bounded memory, every folder in one pass.
+
+    Rows are hashed into buckets by their second field, each bucket is sorted into a part (carried
+    inline when small, else written as a temporary file), and the parts of a language are
+    concatenated in bucket order, one row group each. Every language in ``langs`` gets a file in
+    every folder, empty or not. Outputs ((lang, "{label}_rows"), rows) account entries.
     """
 
     def __init__(
         self,
         out_dir: str,
         tmp_dir: str,
-        schema: pa.Schema,
+        tables: Mapping[str, LanguageTable],
         langs: Sequence[str],
-        sort_key: Callable[[Sequence[Any]], Any],
-        label: str,
         buckets: int = DEFAULT_PART_BUCKETS,
         inline_bytes: int = INLINE_PART_BYTES,
     ) -> None:
         super().__init__()
         self._out_dir = out_dir
         self._tmp_dir = tmp_dir
-        self._schema = schema
+        self._tables = dict(tables)
         self._langs = sorted(langs)
-        self._sort_key = sort_key
-        self._label = label
         self._buckets = buckets
         self._inline_bytes = inline_bytes
 
-    def expand(self, rows: beam.PCollection) -> beam.PCollection:
-        buckets = self._buckets
+    def expand(self, rows: Mapping[str, beam.PCollection]) -> beam.PCollection:
+        if set(rows) != set(self._tables):
+            raise ValueError(f"rows for {sorted(rows)}, tables for {sorted(self._tables)}")
+        bucketed = [
+            rows[folder] | f"Bucket[{folder}]" >> beam.Map(_bucketed, folder, self._buckets)
+            for folder in sorted(rows)
+        ]
         parts = (
-            rows
-            | "Bucket" >> beam.Map(lambda row: ((row[0], bucket_of(row[1], buckets)), row))
+            bucketed
+            | "AllRows" >> beam.Flatten()
             | "GroupBucket" >> beam.GroupByKey()
-            | "WritePart"
-            >> beam.ParDo(_WritePart(self._tmp_dir, self._schema, self._sort_key, self._inline_bytes))
+            | "WritePart" >> beam.ParDo(_WritePart(self._tmp_dir, self._tables, self._inline_bytes))
         )
-        seeds = rows.pipeline | "Languages" >> beam.Create(
-            [(lang, None) for lang in self._langs], reshuffle=False
-        )
+        seeds = [((folder, lang), None) for folder in sorted(self._tables) for lang in self._langs]
+        pipeline = next(iter(rows.values())).pipeline
         return (
-            (parts, seeds)
+            (parts, pipeline | "Languages" >> beam.Create(seeds, reshuffle=False))
             | "FlattenParts" >> beam.Flatten()
             | "GroupLanguage" >> beam.GroupByKey()
-            | "Concat" >> beam.ParDo(_ConcatParts(self._out_dir, self._schema, self._label))
+            | "Concat" >> beam.ParDo(_ConcatParts(self._out_dir, self._tables))
         )
 
 
