@@ -10,6 +10,7 @@ failure once (one ``Error:`` line for a user's mistake, the traceback for anythi
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from typing import Any, TextIO
@@ -21,6 +22,12 @@ logging.getLogger().addHandler(logging.NullHandler())
 ignore_interrupts()
 
 from apache_beam.runners.worker import sdk_worker_main  # noqa: E402
+
+from pipeline.beam_startup import remember_dofn_specs  # noqa: E402
+
+remember_dofn_specs()
+# Beam's modules live as long as the worker: keep them out of every full collection's traversal.
+gc.freeze()
 
 
 class _WithoutTracebacks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from typing import Any
@@ -20,6 +21,11 @@ from pipeline.options import UserError, io_error_message  # noqa: E402
 from pipeline.shards import shards_group, verify_command  # noqa: E402
 from pipeline.tokenizer import tokenizer_group  # noqa: E402
 from pipeline.vocab import vocab_group  # noqa: E402
+
+# What the imports built (Beam's modules, protos, registries: ~200k objects) lives as long as the
+# process. Moved out of the collector's view, it is not traversed again by every full collection
+# during a stage (each ~0.1-0.3 s).
+gc.freeze()
 
 
 class _Cli(click.Group):

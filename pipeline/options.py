@@ -31,7 +31,10 @@ from apache_beam.options.pipeline_options import (
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.transforms import environments
 
+from pipeline.beam_startup import remember_dofn_specs
 from pipeline.run_metrics import RunMetricsOptions, has_run_metrics, write_run_metrics
+
+remember_dofn_specs()
 
 LOCAL_RUNNER = "FnApiRunner"
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def beam_loaded() -> bool:
     return "apache_beam" in sys.modules
@@ -68,3 +70,57 @@ def test_option_views_are_shared_and_live():
     assert options.get_all_options()["experiments"] == ["a", "b"]
     options.view_as(StandardOptions).runner = "DataflowRunner"
     assert options.get_all_options()["runner"] == "DataflowRunner"
+
+
+def test_dofn_specs_are_found_once_per_dofn_and_stay_right():
+    import apache_beam as beam
+    from apache_beam.coders import VarIntCoder
+    from apache_beam.transforms import userstate
+    from apache_beam.transforms.userstate import BagStateSpec, TimerSpec, on_timer
+
+    import pipeline.options  # installs the remembering get_dofn_specs
+    from pipeline.beam_startup import remember_dofn_specs, remembering
+
+    remember_dofn_specs()  # a second install keeps the first
+    assert getattr(userstate.get_dofn_specs, "__wrapped__", None) is not None
+    original = userstate.get_dofn_specs.__wrapped__
+
+    bag = BagStateSpec("seen", VarIntCoder())
+    timer = TimerSpec("flush", beam.TimeDomain.WATERMARK)
+    seen_param, flush_param = beam.DoFn.StateParam(bag), beam.DoFn.TimerParam(timer)
+
+    class Stateful(beam.DoFn):
+        def process(self, element, seen=seen_param, flush=flush_param):
+            yield element
+
+        @on_timer(timer)
+        def on_flush(self):
+            yield 0
+
+    class Plain(beam.DoFn):
+        def process(self, element):
+            yield element
+
+    calls = []
+
+    def counting(dofn):
+        calls.append(dofn)
+        return original(dofn)
+
+    remembered = remembering(counting)
+    plain = Plain()
+    for _ in range(3):
+        assert remembered(plain) == (set(), set())
+    assert calls == [plain]
+    for dofn in (Stateful(), Plain(), beam.Map(len).fn):
+        assert userstate.get_dofn_specs(dofn) == original(dofn)
+    stateful = Stateful()
+    first = userstate.get_dofn_specs(stateful)
+    assert first == ({bag}, {timer})
+    first[0].clear()  # callers get their own sets
+    assert userstate.get_dofn_specs(stateful) == ({bag}, {timer})
+    assert userstate.is_stateful_dofn(stateful) and not userstate.is_stateful_dofn(Plain())
+    # Beam's own checks still see the specs through the remembered answer: a stateful ParDo
+    # on an unkeyed input is rejected, as before.
+    with pytest.raises(ValueError, match="key-value pairs"), beam.Pipeline() as pipeline:
+        _ = pipeline | beam.Create([1, 2]) | beam.ParDo(Stateful())
