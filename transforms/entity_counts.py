@@ -146,5 +146,4 @@ class SelectVocabulary(beam.PTransform):
         split = candidates | "InVocab" >> beam.FlatMap(_split_by_vocab, AsDict(ids)).with_outputs(
             "account", main="vocab"
         )
-        counted = (checked["account"], split["account"]) | "Account" >> beam.Flatten()
-        return {"ids": ids, "vocab": split["vocab"], "account": counted}
+        return {"ids": ids, "vocab": split["vocab"], "account": (checked["account"], split["account"])}

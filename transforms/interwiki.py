@@ -27,7 +27,7 @@ from transforms.sqldump import (
     reading_input,
     site_map,
 )
-from transforms.vocab_keys import GLOBAL, account, canonical_title, qid_number
+from transforms.vocab_keys import GLOBAL, account, account_parts, canonical_title, qid_number
 from transforms.wikidata import WikidataReadStats, iter_lines_in_range, iter_wikidata_sitelinks
 
 PAGE_PROPS = "page-props"
@@ -169,8 +169,7 @@ class PageProps(beam.PTransform):
             | "JoinPageIds" >> beam.CoGroupByKey()
             | "Titles" >> beam.FlatMap(_join_page_props).with_outputs("account", main="items")
         )
-        counted = (props["account"], joined["account"]) | "Account" >> beam.Flatten()
-        return {"items": joined["items"], "account": counted}
+        return {"items": joined["items"], "account": (props["account"], joined["account"])}
 
 
 class WikidataJson(beam.PTransform):
@@ -252,5 +251,4 @@ class ReadInterwiki(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
         raw = pbegin | self._source()
         deduped = raw["items"] | "Dedupe" >> DedupeInterwiki()
-        counted = (raw["account"], deduped["account"]) | "Account" >> beam.Flatten()
-        return {"items": deduped["items"], "account": counted}
+        return {"items": deduped["items"], "account": account_parts(raw["account"], deduped["account"])}

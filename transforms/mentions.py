@@ -268,5 +268,5 @@ class CountMentionPages(beam.PTransform):
             | "Scan" >> beam.ParDo(ScanPageFile(), AsMultiMap(by_pass)).with_outputs("account", main="counts")
         )
         counts = scanned["counts"] | "PerMention" >> beam.CombinePerKey(SumPairs())
-        account = (scanned["account"], passes["account"]) | "Account" >> beam.Flatten()
+        account = (scanned["account"], passes["account"])
         return {"counts": counts, "account": account}

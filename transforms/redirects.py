@@ -70,18 +70,15 @@ def redirect_round(
 
 # The rounds group the redirect table and the chain states by title in one GroupByKey; values
 # carry their kind, so a round needs no CoGroupByKey (which would tag both inputs again every
-# round: two more steps per round that the runner pays for).
+# round: more steps and a Flatten stage per round, which the local runner pays for). The table
+# enters with the chains' first states and every round passes it on to the next.
 _EDGE = "edge"
 _STATE = "state"
 
 
-def _tag_edge(element: tuple[tuple[str, str], str]) -> tuple[tuple[str, str], tuple[str, Any]]:
-    key, target = element
-    return key, (_EDGE, target)
-
-
 def _start_redirect(element: tuple[tuple[str, str], str]) -> Iterator[Any]:
     (lang, source), target = element
+    yield (lang, source), (_EDGE, target)
     if target == source:
         yield TaggedOutput("done", ((lang, source), (None, "loop", 0)))
     else:
@@ -100,6 +97,8 @@ class _RedirectRound(beam.DoFn):
             (states if kind == _STATE else targets).append(value)
         states.sort()
         target = min(targets) if targets else None
+        if target is not None and not self._final_round:
+            yield (lang, current), (_EDGE, target)  # the next round needs the table again
         for kind, value in redirect_round(lang, current, target, states, self._final_round):
             if kind == "done":
                 yield TaggedOutput("done", value)
@@ -134,14 +133,12 @@ class ResolveRedirects(beam.PTransform):
 
     def expand(self, edges: beam.PCollection) -> dict[str, beam.PCollection]:
         edges = edges | "OneTargetPerTitle" >> beam.CombinePerKey(min)
-        tagged_edges = edges | "TagEdges" >> beam.Map(_tag_edge)
         start = edges | "Start" >> beam.FlatMap(_start_redirect).with_outputs("done", main="active")
         done = [start["done"]]
         active = start["active"]
         for round_index in range(1, self._max_hops + 1):
             step = (
-                (tagged_edges, active)
-                | f"Meet{round_index}" >> beam.Flatten()
+                active
                 | f"Join{round_index}" >> beam.GroupByKey()
                 | f"Hop{round_index}"
                 >> beam.ParDo(_RedirectRound(round_index == self._max_hops)).with_outputs(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
@@ -55,8 +56,25 @@ def account(lang: str, key: str, value: int = 1) -> TaggedOutput:
     return TaggedOutput("account", ((lang, key), value))
 
 
+# A step's ``account`` output: one PCollection or a tuple of them (a step passes its parts' account
+# outputs on as they are: every Flatten is a stage of its own on the local runner, so the account
+# is flattened once, in SumAccount).
+AccountParts = Any
+
+
+def account_parts(*parts: AccountParts) -> tuple[beam.PCollection, ...]:
+    """The account PCollections of ``parts`` (PCollections or tuples of them), as one flat tuple."""
+    flat: list[beam.PCollection] = []
+    for part in parts:
+        if isinstance(part, tuple | list):
+            flat.extend(account_parts(*part))
+        else:
+            flat.append(part)
+    return tuple(flat)
+
+
 class SumAccount(beam.PTransform):
     """The account outputs of every step -> one ((lang, key), total) per key."""
 
-    def expand(self, parts: Sequence[beam.PCollection]) -> beam.PCollection:
-        return tuple(parts) | "Flatten" >> beam.Flatten() | "Sum" >> beam.CombinePerKey(sum)
+    def expand(self, parts: Sequence[AccountParts]) -> beam.PCollection:
+        return account_parts(*parts) | "Flatten" >> beam.Flatten() | "Sum" >> beam.CombinePerKey(sum)

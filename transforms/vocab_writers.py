@@ -211,6 +211,10 @@ class LanguageTable:
     label: str
 
 
+# The bucket of the one element per (folder, language) that makes sure the language's table is
+# written even without rows.
+_SEED = -1
+
 # A part: (bucket, temporary Parquet path or None, inline IPC bytes or None, rows).
 Part = tuple[int, str | None, bytes | None, int]
 
@@ -223,8 +227,11 @@ class _WritePart(beam.DoFn):
 
     def process(
         self, element: tuple[tuple[str, str, int], Iterable[Sequence[Any]]]
-    ) -> Iterator[tuple[tuple[str, str], Part]]:
+    ) -> Iterator[tuple[tuple[str, str], Part | None]]:
         (folder, lang, bucket), rows = element
+        if bucket == _SEED:
+            yield (folder, lang), None  # every language gets its file, rows or not
+            return
         spec = self._tables[folder]
         ordered = sorted(rows, key=spec.sort_key)
         table = rows_to_table(ordered, spec.schema)
@@ -303,21 +310,17 @@ class WriteLanguageTables(beam.PTransform):
     def expand(self, rows: Mapping[str, beam.PCollection]) -> beam.PCollection:
         if set(rows) != set(self._tables):
             raise ValueError(f"rows for {sorted(rows)}, tables for {sorted(self._tables)}")
+        pipeline = next(iter(rows.values())).pipeline
+        seeds = [((folder, lang, _SEED), None) for folder in sorted(self._tables) for lang in self._langs]
         bucketed = [
             rows[folder] | f"Bucket[{folder}]" >> beam.Map(_bucketed, folder, self._buckets)
             for folder in sorted(rows)
         ]
-        parts = (
-            bucketed
+        return (
+            (*bucketed, pipeline | "Languages" >> beam.Create(seeds, reshuffle=False))
             | "AllRows" >> beam.Flatten()
             | "GroupBucket" >> beam.GroupByKey()
             | "WritePart" >> beam.ParDo(_WritePart(self._tmp_dir, self._tables, self._inline_bytes))
-        )
-        seeds = [((folder, lang), None) for folder in sorted(self._tables) for lang in self._langs]
-        pipeline = next(iter(rows.values())).pipeline
-        return (
-            (parts, pipeline | "Languages" >> beam.Create(seeds, reshuffle=False))
-            | "FlattenParts" >> beam.Flatten()
             | "GroupLanguage" >> beam.GroupByKey()
             | "Concat" >> beam.ParDo(_ConcatParts(self._out_dir, self._tables))
         )
