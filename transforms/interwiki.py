@@ -27,7 +27,7 @@ from transforms.sqldump import (
     reading_input,
     site_map,
 )
-from transforms.vocab_keys import GLOBAL, account, account_parts, canonical_title, qid_number
+from transforms.vocab_keys import GLOBAL, account, canonical_title, qid_number
 from transforms.wikidata import WikidataReadStats, iter_lines_in_range, iter_wikidata_sitelinks
 
 PAGE_PROPS = "page-props"
@@ -251,4 +251,4 @@ class ReadInterwiki(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
         raw = pbegin | self._source()
         deduped = raw["items"] | "Dedupe" >> DedupeInterwiki()
-        return {"items": deduped["items"], "account": account_parts(raw["account"], deduped["account"])}
+        return {"items": deduped["items"], "account": (raw["account"], deduped["account"])}

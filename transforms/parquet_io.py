@@ -53,7 +53,10 @@ def rows_to_table(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.Table:
 
 @dataclass(frozen=True)
 class RowGroupTask:
-    """What to do with the row groups of ``paths``: ``fn`` gets each (path, row group index)."""
+    """What to do with the row groups of ``paths``: ``fn`` gets each (path, row group index).
+
+    Only ``setup``, ``process`` and ``teardown`` of ``fn`` are called (the reader DoFns have no
+    bundle methods)."""
 
     paths: Sequence[str]
     fn: beam.DoFn
