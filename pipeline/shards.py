@@ -37,13 +37,14 @@ from schemas.vocab import ENTITIES_PARQUET, ENTITY_VOCAB_JSONL, VOCAB_DIR
 from schemas.vocab_tables import TITLES_DIR
 from transforms.files import match_files, total_bytes
 from transforms.shards import (
+    JOIN_DIR,
     PARTS_DIR,
     BuildShards,
     ShardingPlan,
     ShardInputs,
     read_parquet_rows,
-    read_titles,
 )
+from transforms.title_join import bucket_count, title_rows
 from transforms.verify import verify_report, verify_workdir
 
 
@@ -104,6 +105,7 @@ def run_shards(
     if not page_files:
         raise UserError(f"no pages under {root}/{PAGES_DIR}: run `mluke-data extract` first")
     title_files = match_files(f"{root}/{VOCAB_DIR}/{TITLES_DIR}/*.parquet")
+    title_buckets = {lang: bucket_count(rows) for lang, rows in title_rows(title_files).items()}
     tokenizer_model = load_tokenizer(tokenizer_path)
     inputs = ShardInputs(
         out=root,
@@ -122,18 +124,17 @@ def run_shards(
     with FileProgress("shards", parts, len(page_files), "page files"), create_pipeline(options) as pipeline:
         sources = {
             "page_files": pipeline | "PageFiles" >> beam.Create(page_files),
-            "titles": pipeline
-            | "TitleFiles" >> beam.Create(title_files)
-            | "ReadTitles" >> beam.FlatMap(read_titles),
+            "title_files": pipeline | "TitleFiles" >> beam.Create(title_files),
             "impulse": pipeline | "Impulse" >> beam.Create([None]),
         }
-        _ = sources | "BuildShards" >> BuildShards(inputs, settings, plan, page_files)
+        _ = sources | "BuildShards" >> BuildShards(inputs, settings, plan, page_files, title_buckets)
     if not is_dry_run(beam_args):
-        parts = match_files(f"{root}/{SHARDS_DIR}/{PARTS_DIR}/**")
-        if parts:
-            FileSystems.delete(parts)
-        if "://" not in root:
-            shutil.rmtree(f"{root}/{SHARDS_DIR}/{PARTS_DIR}", ignore_errors=True)
+        for folder in (PARTS_DIR, JOIN_DIR):
+            temporary = match_files(f"{root}/{SHARDS_DIR}/{folder}/**")
+            if temporary:
+                FileSystems.delete(temporary)
+            if "://" not in root:
+                shutil.rmtree(f"{root}/{SHARDS_DIR}/{folder}", ignore_errors=True)
     return shard_stats(root)
 
 

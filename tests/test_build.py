@@ -135,6 +135,68 @@ def test_deterministic_and_one_worker_equals_two(built, tmp_path):
     ).read_bytes()
 
 
+def test_shards_are_the_same_whatever_the_title_join_buckets(built, tmp_path, monkeypatch):
+    from transforms import title_join
+
+    work = tmp_path / "copy"
+    shutil.copytree(built, work, ignore=shutil.ignore_patterns("shards"))
+    # At most 7 titles per bucket: every language's table is cut into many buckets.
+    monkeypatch.setattr(title_join, "TITLES_PER_BUCKET", 7)
+    rows = title_join.title_rows([str(p) for p in sorted((work / "vocab" / "titles").glob("*.parquet"))])
+    assert min(title_join.bucket_count(n) for n in rows.values()) > 3
+    code, output = invoke(["shards", "build", "--out", str(work), "--shard-rows", "16", "--workers", "2"])
+    assert code == 0, output
+    assert shard_bytes(work) == shard_bytes(built)
+    assert not (work / "shards" / ".join").exists() and not (work / "shards" / ".parts").exists()
+
+
+def test_the_title_join_resolves_what_an_in_memory_lookup_does(built, tmp_path):
+    import apache_beam as beam
+    import pyarrow.parquet as pq
+
+    from transforms.title_join import ResolveLinkTargets, read_resolved
+
+    page_files = [str(p) for p in sorted((built / "pages").glob("*/*.parquet"))]
+    title_files = [str(p) for p in sorted((built / "vocab" / "titles").glob("*.parquet"))]
+    number = {path: n for n, path in enumerate(page_files)}
+    buckets = {Path(path).stem: 3 for path in title_files}
+    out = tmp_path / "refs.txt"
+    with beam.Pipeline() as pipeline:
+        sources = {
+            "page_files": pipeline | "Pages" >> beam.Create(page_files),
+            "title_files": pipeline | "Titles" >> beam.Create(title_files),
+        }
+        _ = (
+            sources
+            | ResolveLinkTargets(str(tmp_path / "join"), buckets, number)
+            | beam.GroupByKey()
+            | beam.Map(lambda element: (element[0], read_resolved(element[1])))
+            | beam.Map(repr)
+            | beam.io.WriteToText(str(out), shard_name_template="")
+        )
+    found = dict(eval(line) for line in out.read_text().splitlines())
+    # The same lookup, done in memory with plain Python over the whole title table.
+    entity = {}
+    for path in title_files:
+        for row in pq.read_table(path).to_pylist():
+            key = (row["lang"], row["title"])
+            entity[key] = min(entity.get(key, row["entity_id"]), row["entity_id"])
+    expected, wanted_count = {}, 0
+    for path in page_files:
+        wanted = set()
+        for page in pq.read_table(path, columns=["lang", "title", "paragraphs"]).to_pylist():
+            wanted.add((page["lang"], page["title"]))
+            wanted.update((page["lang"], link["target"]) for p in page["paragraphs"] for link in p["links"])
+        resolved = {title: entity[(lang, title)] for lang, title in wanted if (lang, title) in entity}
+        wanted_count += len(wanted)
+        if resolved:
+            expected[number[path]] = resolved
+    assert found == expected
+    # Most files resolve titles, and the vocabulary leaves some link targets out.
+    assert len(found) > len(page_files) // 2
+    assert 200 < sum(len(titles) for titles in found.values()) < wanted_count
+
+
 def test_changed_settings_rerun_only_downstream_stages(built, tmp_path):
     work = tmp_path / "copy"
     shutil.copytree(built, work)
@@ -370,7 +432,7 @@ def test_a_file_system_failure_in_the_workers_is_one_error_line(built, tmp_path)
                             timeout=600)  # fmt: skip
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert errors == [f"Error: Not a directory: {work}/shards/.parts (a part of the path is a file, not a "
+    assert errors == [f"Error: Not a directory: {work}/shards/.join (a part of the path is a file, not a "
                       "folder: check the path)"], result.stderr  # fmt: skip
     assert "Traceback" not in result.stderr + result.stdout
 

@@ -65,7 +65,17 @@ def test_each_stage_translates_for_dataflow(workdir, tmp_path):
         str(workdir), None, ShardSettings(), ShardingPlan(), None, dataflow_args(tmp_path / "shards.json")
     )
     steps = step_names(tmp_path / "shards.json")
-    for name in ("JoinTitles", "GroupPerFile", "ExamplesPerFile", "PlanShards", "WriteShards", "Finish"):
+    for name in (
+        "WantedTitles",
+        "PartitionTitles",
+        "JoinByBucket",
+        "ResolveBuckets",
+        "GroupPerFile",
+        "ExamplesPerFile",
+        "PlanShards",
+        "WriteShards",
+        "Finish",
+    ):
         assert name in steps, name
     # Nothing ran: the local shards are untouched.
     assert before == {p: p.stat().st_mtime_ns for p in (workdir / "shards").rglob("*.arrow")}

@@ -2,20 +2,19 @@
 
 Pipeline shape (``BuildShards.expand``)::
 
-    page files ─ WantedTitles ─┐
-                               ├─ CoGroupByKey((lang, title)) ─ ResolveTitles ─ GroupPerFile ─┐
-    vocab/titles ──────────────┘                                                              │
-    page files ──────────────────────────────────────────────────────────────────────────────┴─ ExamplesPerFile
-    ExamplesPerFile ─┬─ parts (lang, file, rows, temp Arrow file) ─ PlanShards ─ WriteShards ─┐
-                     └─ stats ─ CombinePerKey(lang) ─────────────────────────────────────────┴─ Finish
+    page files ─┬─ ResolveLinkTargets (transforms.title_join) ─ (file, resolved batch) ─┐
+    title files ┘                                                                      ├─ GroupPerFile
+    page files ─────────────────────────────────────────────────────────────────────────┘
+        ─ ExamplesPerFile ─┬─ parts (lang, file, rows, temp Arrow file) ─ PlanShards ─ WriteShards ─┐
+                           └─ stats ─ CombinePerKey(lang) ────────────────────────────────────────┴─ Finish
 
-Entity resolution is a join, not a lookup table in memory: a language's title table (entity
-titles and every redirect to one) can hold millions of rows. Only titles travel through the
-shuffle: each page file's distinct link targets go out, their entity ids come back, and the
-worker that builds the file's examples reads the file itself. Examples of a file go to a temporary
-Arrow part; then each language's parts are cut into shards of exact row ranges (page-file order,
-then page order), so shards hold equal row counts (+-1) and the output is byte-identical whatever
-the runner or the worker count.
+Entity resolution is a hash join of each page file's link targets with the title table (entity
+titles and every redirect to one), both sides cut into buckets and written as files, so neither
+sits in a shuffle or in one worker's memory (``transforms.title_join``). The worker that builds a
+file's examples reads the file itself and its resolved titles. Examples of a file go to a
+temporary Arrow part; then each language's parts are cut into shards of exact row ranges
+(page-file order, then page order), so shards hold equal row counts (+-1) and the output is
+byte-identical whatever the runner or the worker count.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -51,9 +49,11 @@ from schemas.shards import (
 )
 from transforms.extract import SumStats
 from transforms.files import write_atomically
+from transforms.title_join import ResolveLinkTargets, read_resolved
 
 STAGE = "shards"
 PARTS_DIR = ".parts"
+JOIN_DIR = ".join"  # the title join's files (transforms.title_join), removed when the stage ends
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,6 @@ class Part:
 
 # What the examples of a page need: every other column of the pages is left unread.
 EXAMPLE_COLUMNS = ["lang", "page_id", "title", "paragraphs"]
-_LINK_TARGETS = "paragraphs.list.element.links.list.element.target"
 
 
 def _parquet_file(path: str) -> pq.ParquetFile:
@@ -107,48 +106,6 @@ def read_parquet_rows(path: str, columns: list[str] | None = None) -> Iterator[d
     parquet = _parquet_file(path)
     for batch in parquet.iter_batches(batch_size=512, columns=columns):
         yield from batch.to_pylist()
-
-
-def wanted_titles(path: str, file_key: int) -> Iterator[tuple[tuple[str, str], int]]:
-    """((lang, title), file_key) for every page title and distinct link target of a page file.
-
-    Reads only the title, language and link-target columns, and flattens them in Arrow: no
-    paragraph text is read or turned into Python objects.
-    """
-    table = _parquet_file(path).read(columns=["lang", "title", _LINK_TARGETS]).combine_chunks()
-    langs = table.column("lang").chunk(0) if table.num_rows else pa.array([], pa.string())
-    titles: set[tuple[str, str]] = set(zip(langs.to_pylist(), table.column("title").to_pylist(), strict=True))
-    if table.num_rows:
-        paragraphs = table.column("paragraphs").chunk(0)
-        paragraph_rows = pc.list_parent_indices(paragraphs)
-        links = pc.list_flatten(paragraphs).field("links")
-        link_paragraphs = pc.list_parent_indices(links)
-        targets = pc.list_flatten(links).field("target")
-        link_rows = pc.take(paragraph_rows, link_paragraphs)
-        pairs = pa.table({"lang": pc.take(langs, link_rows), "target": targets})
-        distinct = pairs.group_by(["lang", "target"]).aggregate([])
-        titles.update(
-            zip(
-                distinct.column("lang").to_pylist(),
-                distinct.column("target").to_pylist(),
-                strict=True,
-            )
-        )
-    for key in sorted(titles):
-        yield key, file_key
-
-
-def resolve_titles(
-    element: tuple[tuple[str, str], dict[str, list[Any]]],
-) -> Iterator[tuple[int, tuple[str, int]]]:
-    """Join output -> (page file key, (title, entity id)) for every file that wants a known title."""
-    (_, title), grouped = element
-    ids = grouped["entity"]
-    if not ids:
-        return
-    entity_id = min(ids)  # one id per title; min() keeps it deterministic if a title repeats
-    for file in grouped["file"]:
-        yield file, (title, entity_id)
 
 
 def local_copy(path: str) -> str:
@@ -179,7 +136,7 @@ def read_arrow(path: str) -> pa.Table:
 
 
 class ExamplesPerFileFn(beam.DoFn):
-    """(page file, [(title, entity id)]) -> a Part with the file's examples; stats tagged."""
+    """(page file, its resolved-title batches) -> a Part with the file's examples; stats tagged."""
 
     STATS = "stats"
 
@@ -206,7 +163,7 @@ class ExamplesPerFileFn(beam.DoFn):
         if not grouped["file"]:
             return
         path: str = grouped["file"][0]
-        resolved = dict(grouped["resolved"])
+        resolved = read_resolved(grouped["resolved"])
         rows: list[dict[str, Any]] = []
         stats: Counter[str] = Counter()
         lang = path.rsplit("/", 2)[-2]
@@ -391,12 +348,22 @@ def dataset_card(
 
 
 class BuildShards(beam.PTransform):
-    """Page files + title table -> shard files, metadata and manifest. Returns the manifest path."""
+    """Page files + title tables -> shard files, metadata and manifest. Returns the manifest path.
+
+    ``title_buckets``: how many hash buckets each language's title table is cut into for the join
+    (``title_join.bucket_count`` of its rows).
+    """
 
     def __init__(
-        self, inputs: ShardInputs, settings: ShardSettings, plan: ShardingPlan, page_files: list[str]
+        self,
+        inputs: ShardInputs,
+        settings: ShardSettings,
+        plan: ShardingPlan,
+        page_files: list[str],
+        title_buckets: dict[str, int],
     ) -> None:
         super().__init__()
+        self.title_buckets = title_buckets
         self.inputs = inputs
         self.settings = settings
         self.plan = plan
@@ -411,11 +378,9 @@ class BuildShards(beam.PTransform):
     def expand(self, sources: dict[str, beam.PCollection]) -> beam.PCollection:
         files = sources["page_files"]
         number = self.file_number
-        wanted = files | "WantedTitles" >> beam.FlatMap(lambda path: wanted_titles(path, number[path]))
-        resolved = (
-            {"file": wanted, "entity": sources["titles"]}
-            | "JoinTitles" >> beam.CoGroupByKey()
-            | "ResolveTitles" >> beam.FlatMap(resolve_titles)
+        join_dir = f"{self.inputs.out.rstrip('/')}/{SHARDS_DIR}/{JOIN_DIR}"
+        resolved = {"page_files": files, "title_files": sources["title_files"]} | "ResolveLinkTargets" >> (
+            ResolveLinkTargets(join_dir, self.title_buckets, number)
         )
         built = (
             {"file": files | "KeyFiles" >> beam.Map(lambda path: (number[path], path)), "resolved": resolved}
@@ -440,8 +405,3 @@ class BuildShards(beam.PTransform):
             entries_=beam.pvalue.AsList(entries),
             stats_=beam.pvalue.AsList(stats),
         )
-
-
-def read_titles(path: str) -> Iterator[tuple[tuple[str, str], int]]:
-    for row in read_parquet_rows(path, columns=["lang", "title", "entity_id"]):
-        yield (row["lang"], row["title"]), row["entity_id"]
