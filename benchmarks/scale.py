@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/scale.py [--pages 10000,100000,1000000] [--workers 1,2]
         [--stages extract,vocab,shards] [--work benchmarks/work] [--json PATH] [--plot PATH]
-        [--markdown PATH] [--keep]
+        [--markdown PATH] [--keep] [--baseline CHECKOUT] [--prerequisite-workers N]
     .venv/bin/python benchmarks/scale.py --from-json PATH [--plot PATH] [--markdown PATH]
 
 For each target page count it writes (once, cached under --work) the bundled sample mirror at the
@@ -21,6 +21,12 @@ or changed under the work directory); pages read (reports/extract.json) per seco
 per CPU-second; and the bytes shuffled into GroupByKeys, from Beam's own metrics
 (``--run_metrics_json``: estimated as mean sampled element size x element count).
 
+Stages outside the curve that a curve stage needs (``--stages shards`` needs extract, vocab and
+the tokenizer) run once per size, in the first worker count's work directory and with
+``--prerequisite-workers`` if given; the later work directories hard-link their outputs.
+``--baseline CHECKOUT`` (a ``git worktree`` of another commit) runs each curve stage with that tree
+first, then with this one, on the same inputs, and checks that both wrote the same bytes.
+
 It prints a table per size, then the curve: CPU-seconds per 1,000 pages and peak RSS at each size
 with the ratio largest/smallest size (1.0 is linear cost, flat memory), and for vocab the distinct
 titles and entities, since its memory grows with distinct titles rather than pages.
@@ -29,6 +35,7 @@ titles and entities, since its memory grows with distinct titles rather than pag
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import math
@@ -52,6 +59,14 @@ STAGE_COMMANDS = {
     "shards": ["shards", "build"],
 }
 BEAM_STAGES = ("extract", "vocab", "shards")
+# What each stage writes under the work directory: linked into later work directories of a size
+# when the stage is only a prerequisite there, and hashed to compare a baseline tree's output.
+STAGE_OUTPUTS = {
+    "extract": ("pages", "redirects", "errors", "reports/extract.json"),
+    "vocab": ("vocab",),
+    "tokenizer": ("tokenizer",),
+    "shards": ("shards", "reports/shards.json"),
+}
 SAMPLE_INTERVAL_S = 0.15
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -204,6 +219,8 @@ class StageRun:
     shuffled_bytes_complete: bool | None = None
     group_by_keys: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    tree: str = "this"  # or "baseline": the tree given by --baseline
+    output_sha256: str = ""  # of every file the stage wrote (STAGE_OUTPUTS)
 
     @property
     def pages_per_s_per_core(self) -> float:
@@ -232,16 +249,35 @@ def _listing(root: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple[int, int
     return found
 
 
-def run_stage(exe: str, stage: str, out: Path, workers: int) -> StageRun:
+def output_digest(out: Path, stage: str) -> str:
+    """sha256 over the relative paths and contents of every file of a stage's outputs."""
+    digest = hashlib.sha256()
+    for name in STAGE_OUTPUTS[stage]:
+        root = out / name
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            digest.update(str(path.relative_to(out)).encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def run_stage(exe: str, stage: str, out: Path, workers: int, baseline: Path | None = None) -> StageRun:
+    """Run one stage through the CLI and measure it; ``baseline``: a checkout of another tree to run."""
     command = [exe, *STAGE_COMMANDS[stage], "--out", str(out)]
+    environment = dict(os.environ)
+    if baseline is not None:
+        # First on the path, so its packages shadow this tree's; cwd (the work directory) is outside both.
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(baseline), environment.get("PYTHONPATH", "")]
+        ).rstrip(os.pathsep)
     if stage in BEAM_STAGES:
         command += ["--workers", str(workers), "--run_metrics_json", str(out / "metrics" / f"{stage}.json")]
     before = _listing(out, skip=("metrics",))
-    log = out / "logs" / f"{stage}.log"
+    log = out / "logs" / f"{stage}{'-baseline' if baseline else ''}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as handle:
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, cwd=out)
+        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, cwd=out, env=environment)
         sampler = TreeSampler(process.pid)
         sampler.sample()
         sampler.start()
@@ -274,6 +310,8 @@ def run_stage(exe: str, stage: str, out: Path, workers: int) -> StageRun:
         rss_samples=sampler.samples,
         written_bytes=sum(after[path][0] for path in changed),
         written_files=len(changed),
+        tree="baseline" if baseline else "this",
+        output_sha256=output_digest(out, stage),
     )
     metrics_path = out / "metrics" / f"{stage}.json"
     if stage in BEAM_STAGES and metrics_path.exists():
@@ -354,9 +392,33 @@ def vocab_counts(out: Path) -> dict[str, int]:
     }
 
 
+def link_outputs(source: Path, target: Path, stage: str) -> None:
+    """A prerequisite stage's outputs, hard-linked from the size's first work directory."""
+    for name in STAGE_OUTPUTS[stage]:
+        if (source / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            os.link(source / name, target / name)
+        elif (source / name).exists():
+            link_tree(source / name, target / name)
+
+
 def measure_size(
-    exe: str, work: Path, target: int, scale: int, workers_list: list[int], stages: list[str], keep: bool
+    exe: str,
+    work: Path,
+    target: int,
+    scale: int,
+    workers_list: list[int],
+    stages: list[str],
+    keep: bool,
+    baseline: Path | None = None,
+    prerequisite_workers: int | None = None,
 ) -> dict[str, Any]:
+    """One size: every worker count in a fresh work directory.
+
+    A stage that is only a prerequisite (not in ``stages``) runs once per size, in the first work
+    directory (with ``prerequisite_workers``), and later ones link its outputs. With ``baseline``,
+    each curve stage runs first with that tree, then with this one, on the same inputs.
+    """
     mirror, mirror_info = cached_mirror(work, scale)
     mirror_listing = _listing(mirror)
     runs: list[StageRun] = []
@@ -379,7 +441,13 @@ def measure_size(
             if stage == "tokenizer" and tokenizer_dir is not None:
                 shutil.copytree(tokenizer_dir, out / "tokenizer")  # trained once per size
                 continue
-            run = run_stage(exe, stage, out, 1 if stage == "tokenizer" else workers)
+            if stage not in stages and out != outs[0]:
+                link_outputs(outs[0], out, stage)
+                continue
+            if stage in stages and baseline is not None:
+                runs.append(run_stage(exe, stage, out, workers, baseline))
+            stage_workers = workers if stage in stages else (prerequisite_workers or workers)
+            run = run_stage(exe, stage, out, 1 if stage == "tokenizer" else stage_workers)
             if stage == "tokenizer":
                 tokenizer_run, tokenizer_dir = run, out / "tokenizer"
             elif stage in stages:
@@ -435,7 +503,7 @@ def print_size(size: dict[str, Any]) -> None:
     print(header)
     for run in size["runs"]:
         print(
-            f"{run.stage:10} {run.workers:>7} {run.wall_s:7.1f} {run.cpu_s:7.1f} {run.pages_per_s_per_core:12.0f} "
+            f"{run_label(run):10} {run.workers:>7} {run.wall_s:7.1f} {run.cpu_s:7.1f} {run.pages_per_s_per_core:12.0f} "
             f"{run.pages_per_cpu_s:11.0f} {run.peak_tree_rss_mb:11.0f} {run.peak_tree_pss_mb:7.0f} "
             f"{_rss(run.peak_runner_rss_mb):>9} {_rss(run.peak_worker_rss_mb):>9} "
             f"{run.written_bytes / MB:10.1f} "
@@ -451,9 +519,16 @@ def print_size(size: dict[str, Any]) -> None:
     for run in size["runs"]:
         share = run.cpu_sampled_descendants_s / run.cpu_sampled_s if run.cpu_sampled_s else 0.0
         print(
-            f"  {run.stage:8} w{run.workers}: {run.cpu_s:6.1f} s vs {run.cpu_sampled_s:6.1f} s sampled "
+            f"  {run_label(run):8} w{run.workers}: {run.cpu_s:6.1f} s vs {run.cpu_sampled_s:6.1f} s sampled "
             f"({share:.0%} in {run.max_processes - 1} descendant processes at most)"
         )
+    for run in size["runs"]:
+        if run.tree == "baseline":
+            this = find_run(size, run.stage, run.workers)
+            same = "the same" if this.output_sha256 == run.output_sha256 else "DIFFERENT"
+            print(
+                f"  {run.stage} w{run.workers}: baseline and this tree wrote {same} output ({this.output_sha256[:16]})"
+            )
 
 
 def print_curve(sizes: list[dict[str, Any]], stages: list[str], workers_list: list[int]) -> None:
@@ -475,17 +550,16 @@ def print_curve(sizes: list[dict[str, Any]], stages: list[str], workers_list: li
         ("peak worker process RSS MB", lambda r: r.peak_worker_rss_mb),
     ):
         print(f"\n{title:30} {columns} {'largest/smallest':>16} {'marginal':>9}")
-        for stage in stages:
-            for workers in workers_list:
-                runs = [find_run(size, stage, workers) for size in sizes]
-                values = [value(run) for run in runs]
-                ratio = values[-1] / values[0] if values[0] else float("nan")
-                if title.startswith("CPU"):
-                    marginal = (runs[-1].cpu_s - runs[0].cpu_s) / span * 1000 if span else float("nan")
-                else:
-                    marginal = (values[-1] - values[0]) / span * 1000 if span else float("nan")
-                cells = " ".join(f"{v:10.2f}" if title.startswith("CPU") else f"{v:10.0f}" for v in values)
-                print(f"  {stage + ' w' + str(workers):28} {cells} {ratio:16.2f} {marginal:9.3f}")
+        for stage, workers, tree in itertools.product(stages, workers_list, trees_of(sizes)):
+            runs = [find_run(size, stage, workers, tree) for size in sizes]
+            values = [value(run) for run in runs]
+            ratio = values[-1] / values[0] if values[0] else float("nan")
+            if title.startswith("CPU"):
+                marginal = (runs[-1].cpu_s - runs[0].cpu_s) / span * 1000 if span else float("nan")
+            else:
+                marginal = (values[-1] - values[0]) / span * 1000 if span else float("nan")
+            cells = " ".join(f"{v:10.2f}" if title.startswith("CPU") else f"{v:10.0f}" for v in values)
+            print(f"  {run_label(runs[0]) + ' w' + str(workers):28} {cells} {ratio:16.2f} {marginal:9.3f}")
     if "vocab" in stages:
         print("\nvocab: memory grows with distinct titles (title rows over all languages)")
         for workers in workers_list:
@@ -506,8 +580,17 @@ def print_curve(sizes: list[dict[str, Any]], stages: list[str], workers_list: li
                 )
 
 
-def find_run(size: dict[str, Any], stage: str, workers: int) -> StageRun:
-    return next(r for r in size["runs"] if r.stage == stage and r.workers == workers)
+def find_run(size: dict[str, Any], stage: str, workers: int, tree: str = "this") -> StageRun:
+    return next(r for r in size["runs"] if r.stage == stage and r.workers == workers and r.tree == tree)
+
+
+def trees_of(sizes: list[dict[str, Any]]) -> list[str]:
+    """["baseline", "this"] when a baseline tree was measured, else ["this"]."""
+    return ["baseline", "this"] if any(r.tree == "baseline" for s in sizes for r in s["runs"]) else ["this"]
+
+
+def run_label(run: StageRun) -> str:
+    return run.stage + (" (baseline)" if run.tree == "baseline" else "")
 
 
 def write_plot(path: Path, sizes: list[dict[str, Any]], stages: list[str], workers_list: list[int]) -> None:
@@ -522,14 +605,15 @@ def write_plot(path: Path, sizes: list[dict[str, Any]], stages: list[str], worke
     markers = {1: "o", 2: "s", 4: "^", 8: "D"}
     for stage_index, stage in enumerate(stages):
         color = f"C{stage_index}"
-        for workers in workers_list:
-            runs = [find_run(size, stage, workers) for size in sizes]
+        for workers, tree in itertools.product(workers_list, trees_of(sizes)):
+            runs = [find_run(size, stage, workers, tree) for size in sizes]
             style = {
                 "color": color,
                 "marker": markers.get(workers, "x"),
                 "linestyle": "-" if workers == 1 else "--",
+                "alpha": 0.45 if tree == "baseline" else 1.0,
             }
-            label = f"{stage}, {workers} worker{'s' if workers > 1 else ''}"
+            label = f"{run_label(runs[0])}, {workers} worker{'s' if workers > 1 else ''}"
             wall_axes.plot(pages, [r.wall_s for r in runs], label=label, **style)
             rss_axes.plot(pages, [r.peak_tree_rss_mb for r in runs], label=label, **style)
     tokenizer = [(size["pages"], size["tokenizer"]) for size in sizes if size["tokenizer"] is not None]
@@ -639,7 +723,7 @@ def markdown_tables(sizes: list[dict[str, Any]], stages: list[str], workers_list
         for run in size["runs"]:
             per_page = run.cpu_s / run.pages * 1000 if run.pages else float("nan")
             lines.append(
-                f"| {size['pages']:,} | {run.stage} | {run.workers} | {run.wall_s:.1f} | {run.cpu_s:.1f} "
+                f"| {size['pages']:,} | {run_label(run)} | {run.workers} | {run.wall_s:.1f} | {run.cpu_s:.1f} "
                 f"| {per_page:.2f} | {run.peak_tree_rss_mb:.0f} | {run.peak_tree_pss_mb:.0f} "
                 f"| {_rss(run.peak_runner_rss_mb)} | {_rss(run.peak_worker_rss_mb)} "
                 f"| {run.written_bytes / MB:.1f} | {_mb(run.shuffled_bytes)} |"
@@ -660,17 +744,16 @@ def markdown_tables(sizes: list[dict[str, Any]], stages: list[str], workers_list
         f"{intervals} | peak RSS MB at {head} | largest/smallest |",
         "| --- | ---: | --- | --- | --- | ---: |",
     ]
-    for stage in stages:
-        for workers in workers_list:
-            runs = [find_run(size, stage, workers) for size in sizes]
-            cost = [r.cpu_s / r.pages * 1000 if r.pages else float("nan") for r in runs]
-            marginal = [(b.cpu_s - a.cpu_s) / (b.pages - a.pages) * 1000 for a, b in itertools.pairwise(runs)]
-            rss = [r.peak_tree_rss_mb for r in runs]
-            lines.append(
-                f"| {stage} | {workers} | {' / '.join(f'{c:.2f}' for c in cost)} "
-                f"| {' / '.join(f'{m:.2f}' for m in marginal)} "
-                f"| {' / '.join(f'{m:.0f}' for m in rss)} | {rss[-1] / rss[0]:.2f} |"
-            )
+    for stage, workers, tree in itertools.product(stages, workers_list, trees_of(sizes)):
+        runs = [find_run(size, stage, workers, tree) for size in sizes]
+        cost = [r.cpu_s / r.pages * 1000 if r.pages else float("nan") for r in runs]
+        marginal = [(b.cpu_s - a.cpu_s) / (b.pages - a.pages) * 1000 for a, b in itertools.pairwise(runs)]
+        rss = [r.peak_tree_rss_mb for r in runs]
+        lines.append(
+            f"| {run_label(runs[0])} | {workers} | {' / '.join(f'{c:.2f}' for c in cost)} "
+            f"| {' / '.join(f'{m:.2f}' for m in marginal)} "
+            f"| {' / '.join(f'{m:.0f}' for m in rss)} | {rss[-1] / rss[0]:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -692,6 +775,16 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, help="write a PNG: wall seconds and peak RSS against pages")
     parser.add_argument("--keep", action="store_true", help="keep each size's work directories")
     parser.add_argument("--markdown", type=Path, help="write the figures as Markdown tables here")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another tree (e.g. a git worktree): each curve stage runs with it first, then with this tree",
+    )
+    parser.add_argument(
+        "--prerequisite-workers",
+        type=int,
+        help="workers for the stages outside the curve (run once per size); default: each run's count",
+    )
     parser.add_argument(
         "--from-json", type=Path, help="measure nothing: print (and plot, tabulate) a --json file's figures"
     )
@@ -739,7 +832,17 @@ def main() -> None:
 
     for target in targets:
         scale = scale_for(target, base, per_scale)
-        size = measure_size(exe, args.work.resolve(), target, scale, workers_list, stages, args.keep)
+        size = measure_size(
+            exe,
+            args.work.resolve(),
+            target,
+            scale,
+            workers_list,
+            stages,
+            args.keep,
+            args.baseline.resolve() if args.baseline else None,
+            args.prerequisite_workers,
+        )
         print_size(size)
         sizes.append(size)
         if args.json:
