@@ -21,9 +21,11 @@ logging.getLogger().addHandler(logging.NullHandler())
 # A Ctrl-C reaches every process of the terminal's group: the launcher stops the workers.
 ignore_interrupts()
 
-from apache_beam.runners.worker import sdk_worker_main  # noqa: E402
+from pipeline.beam_startup import import_beam, remember_dofn_specs  # noqa: E402
 
-from pipeline.beam_startup import remember_dofn_specs  # noqa: E402
+import_beam()
+
+from apache_beam.runners.worker import sdk_worker_main  # noqa: E402
 
 remember_dofn_specs()
 # Beam's modules live as long as the worker: keep them out of every full collection's traversal.

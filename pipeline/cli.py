@@ -12,6 +12,10 @@ import click
 # Beam warns through the root logger about optional GCP libraries while it is imported.
 logging.getLogger().addHandler(logging.NullHandler())
 
+from pipeline.beam_startup import import_beam  # noqa: E402
+
+import_beam()  # first, so that Beam is imported without pandas
+
 from pipeline.build import build_command  # noqa: E402
 from pipeline.extract import extract_command  # noqa: E402
 from pipeline.fetch import fetch_command  # noqa: E402

@@ -124,3 +124,23 @@ def test_dofn_specs_are_found_once_per_dofn_and_stay_right():
     # on an unkeyed input is rejected, as before.
     with pytest.raises(ValueError, match="key-value pairs"), beam.Pipeline() as pipeline:
         _ = pipeline | beam.Create([1, 2]) | beam.ParDo(Stateful())
+
+
+def test_the_cli_and_the_worker_import_beam_without_pandas_and_pandas_still_works():
+    for module in ("pipeline.cli", "pipeline.beam_worker"):
+        probe = (
+            f"import sys; import {module}; "
+            "assert 'apache_beam' in sys.modules and 'pandas' not in sys.modules, 'pandas loaded'; "
+            "import pandas; assert pandas.DataFrame({'a': [1]}).shape == (1, 1); print('ok')"
+        )
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_import_beam_leaves_an_earlier_pandas_alone():
+    probe = (
+        "import sys, pandas; from pipeline.beam_startup import import_beam; import_beam(); "
+        "import apache_beam.typehints.pandas_type_compatibility; assert sys.modules['pandas'] is pandas; print('ok')"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -217,13 +218,14 @@ class PartitionTitlesFn(beam.DoFn):
             parquet = pq.ParquetFile(source)
             for group in range(parquet.num_row_groups):
                 rows = parquet.read_row_group(group, columns=["lang", "title", "entity_id"]).cast(schema)
-                keys = pa.array(
-                    [title_bucket(title, buckets) for title in rows.column("title").to_pylist()], pa.int32()
-                )
+                titles = rows.column("title").to_pylist()
+                keys = np.fromiter((title_bucket(title, buckets) for title in titles), np.int64, len(titles))
+                ends = np.cumsum(np.bincount(keys, minlength=buckets))
+                ordered = rows.take(pa.array(np.argsort(keys, kind="stable")))
                 for bucket in range(buckets):
-                    part = rows.filter(pc.equal(keys, bucket))
-                    if part.num_rows:
-                        writers[bucket].write_table(part)
+                    start = int(ends[bucket - 1]) if bucket else 0
+                    if ends[bucket] > start:
+                        writers[bucket].write_table(ordered.slice(start, int(ends[bucket]) - start))
         for writer, handle, output in zip(writers, handles, outputs, strict=True):
             writer.close()
             handle.close()
