@@ -154,7 +154,7 @@ def test_the_title_join_resolves_what_an_in_memory_lookup_does(built, tmp_path):
     import apache_beam as beam
     import pyarrow.parquet as pq
 
-    from transforms.title_join import ResolveLinkTargets, read_resolved
+    from transforms.title_join import ResolveEntityIds, read_resolved
 
     page_files = [str(p) for p in sorted((built / "pages").glob("*/*.parquet"))]
     title_files = [str(p) for p in sorted((built / "vocab" / "titles").glob("*.parquet"))]
@@ -168,7 +168,7 @@ def test_the_title_join_resolves_what_an_in_memory_lookup_does(built, tmp_path):
         }
         _ = (
             sources
-            | ResolveLinkTargets(str(tmp_path / "join"), buckets, number)
+            | ResolveEntityIds(str(tmp_path / "join"), buckets, number)
             | beam.GroupByKey()
             | beam.Map(lambda element: (element[0], read_resolved(element[1])))
             | beam.Map(repr)

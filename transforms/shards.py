@@ -2,8 +2,8 @@
 
 Pipeline shape (``BuildShards.expand``)::
 
-    page files ─┬─ ResolveLinkTargets (transforms.title_join) ─ (file, resolved batch) ─┐
-    title files ┘                                                                      ├─ GroupPerFile
+    page files ─┬─ ResolveEntityIds (transforms.title_join) ─ (file, resolved batches) ─┐
+    title files ┘                                                                       ├─ GroupPerFile
     page files ─────────────────────────────────────────────────────────────────────────┘
         ─ ExamplesPerFile ─┬─ parts (lang, file, rows, temp Arrow file) ─ PlanShards ─ WriteShards ─┐
                            └─ stats ─ CombinePerKey(lang) ────────────────────────────────────────┴─ Finish
@@ -49,7 +49,7 @@ from schemas.shards import (
 )
 from transforms.extract import SumStats
 from transforms.files import write_atomically
-from transforms.title_join import ResolveLinkTargets, read_resolved
+from transforms.title_join import ResolveEntityIds, read_resolved
 
 STAGE = "shards"
 PARTS_DIR = ".parts"
@@ -379,8 +379,8 @@ class BuildShards(beam.PTransform):
         files = sources["page_files"]
         number = self.file_number
         join_dir = f"{self.inputs.out.rstrip('/')}/{SHARDS_DIR}/{JOIN_DIR}"
-        resolved = {"page_files": files, "title_files": sources["title_files"]} | "ResolveLinkTargets" >> (
-            ResolveLinkTargets(join_dir, self.title_buckets, number)
+        resolved = {"page_files": files, "title_files": sources["title_files"]} | "ResolveEntityIds" >> (
+            ResolveEntityIds(join_dir, self.title_buckets, number)
         )
         built = (
             {"file": files | "KeyFiles" >> beam.Map(lambda path: (number[path], path)), "resolved": resolved}

@@ -276,7 +276,7 @@ class ResolveBucketFn(beam.DoFn):
         return smallest_ids(pa.concat_tables(tables))
 
 
-class ResolveLinkTargets(beam.PTransform):
+class ResolveEntityIds(beam.PTransform):
     """{"page_files", "title_files"} -> (file number, (resolved file, batch)) for each page file.
 
     A page file with no known title gets no reference; ``read_resolved`` turns a file's
