@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import shutil
 import time
@@ -14,6 +13,7 @@ import click
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from rich.console import Console
 from rich.table import Table
@@ -35,7 +35,7 @@ from schemas.shards import MANIFEST, SHARD_SUFFIX, SHARDS_DIR, Manifest, ShardSe
 from schemas.tokens import UNK_ID
 from schemas.vocab import ENTITIES_PARQUET, ENTITY_VOCAB_JSONL, VOCAB_DIR
 from schemas.vocab_tables import TITLES_DIR
-from transforms.files import match_files, total_bytes
+from transforms.files import match_files, sha256_of, total_bytes
 from transforms.shards import (
     JOIN_DIR,
     PARTS_DIR,
@@ -77,10 +77,10 @@ def resolve_tokenizer_path(out: str, tokenizer: str | None) -> str:
 def entity_vocab_size(out: str) -> int:
     """Number of entity ids (special ids included): max id in entities.parquet + 1."""
     path = f"{out.rstrip('/')}/{VOCAB_DIR}/{ENTITIES_PARQUET}"
-    max_id = 3
-    for row in read_parquet_rows(path, columns=["id"]):
-        max_id = max(max_id, row["id"])
-    return max_id + 1
+    with FileSystems.open(path) as handle:
+        ids = pq.ParquetFile(handle).read(columns=["id"]).column("id")
+    largest = pc.max(ids).as_py() if len(ids) else None
+    return max(3, largest if largest is not None else 3) + 1
 
 
 def run_shards(
@@ -110,8 +110,8 @@ def run_shards(
     inputs = ShardInputs(
         out=root,
         tokenizer_path=tokenizer_path,
-        tokenizer_sha256=hashlib.sha256(_read(tokenizer_path)).hexdigest(),
-        entity_vocab_sha256=hashlib.sha256(_read(vocab_jsonl)).hexdigest(),
+        tokenizer_sha256=sha256_of(tokenizer_path),
+        entity_vocab_sha256=sha256_of(vocab_jsonl),
         entity_vocab_size=entity_vocab_size(root),
         word_vocab_size=tokenizer_model.vocab_size,
     )

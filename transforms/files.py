@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pyarrow as pa
@@ -39,6 +40,15 @@ def path_exists(path: str) -> bool:
         return False
 
 
+def sha256_of(path: str, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes, read a chunk at a time (an entity vocabulary can be gigabytes)."""
+    digest = hashlib.sha256()
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def ensure_directory(path: str) -> None:
     """Create a directory; another worker creating it at the same moment is fine."""
     if FileSystems.exists(path):
@@ -50,29 +60,43 @@ def ensure_directory(path: str) -> None:
             raise
 
 
+def move_into_place(temp: str, path: str) -> None:
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([temp], [path])
+
+
 def write_atomically(path: str, data: bytes) -> None:
     """Write through a temp name, then rename, so a reader never sees half a file."""
     ensure_directory(path.rsplit("/", 1)[0])
     temp = path + ".tmp"
     with FileSystems.create(temp, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         handle.write(data)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([temp], [path])
+    move_into_place(temp, path)
 
 
 class CountingSink:
-    """Write-only file wrapper with ``tell()``, which pyarrow needs and remote writers may lack."""
+    """Write-only file wrapper with ``tell()``, which pyarrow needs and remote writers may lack.
+
+    ``sha256`` is the digest of everything written so far, so a file's checksum comes without
+    holding or re-reading its bytes.
+    """
 
     def __init__(self, handle: Any) -> None:
         self._handle = handle
         self._position = 0
+        self._digest = hashlib.sha256()
         self.closed = False
 
     def write(self, data: bytes) -> int:
         self._handle.write(data)
+        self._digest.update(data)
         self._position += len(data)
         return len(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
 
     def tell(self) -> int:
         return self._position

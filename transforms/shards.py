@@ -19,7 +19,6 @@ byte-identical whatever the runner or the worker count.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -31,6 +30,7 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
@@ -48,10 +48,11 @@ from schemas.shards import (
     schema_metadata,
 )
 from transforms.extract import SumStats
-from transforms.files import write_atomically
+from transforms.files import CountingSink, ensure_directory, move_into_place, write_atomically
 from transforms.title_join import ResolveEntityIds, read_resolved
 
 STAGE = "shards"
+BATCH_ROWS = 1024  # rows per record batch in every shard and part file
 PARTS_DIR = ".parts"
 JOIN_DIR = ".join"  # the title join's files (transforms.title_join), removed when the stage ends
 
@@ -126,7 +127,7 @@ def arrow_bytes(table: pa.Table, metadata: dict[str, str] | None = None) -> byte
     sink = io.BytesIO()
     schema = SHARD_SCHEMA.with_metadata(metadata) if metadata else SHARD_SCHEMA
     with pa.ipc.new_file(sink, schema) as writer:
-        writer.write_table(table, max_chunksize=1024)
+        writer.write_table(table, max_chunksize=BATCH_ROWS)
     return sink.getvalue()
 
 
@@ -218,14 +219,38 @@ def plan_shards(element: tuple[str, list[Part]], plan: ShardingPlan) -> Iterator
         yield lang, index, count, slices
 
 
+def shard_batches(
+    slices: list[tuple[str, int, int]], batch_rows: int = BATCH_ROWS
+) -> Iterator[pa.RecordBatch]:
+    """The rows of a shard's slices as record batches of exactly ``batch_rows`` (the last shorter).
+
+    The batches are those ``write_table(concatenation, max_chunksize=batch_rows)`` would write, so
+    the file's bytes do not depend on how the rows were split into parts; only one part file and
+    one batch's worth of rows are in memory at a time.
+    """
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    for path, offset, length in slices:
+        pending.append(read_arrow(path).slice(offset, length))
+        pending_rows += length
+        if pending_rows < batch_rows:
+            continue
+        combined = pa.concat_tables(pending).combine_chunks()
+        whole = pending_rows - pending_rows % batch_rows
+        for start in range(0, whole, batch_rows):
+            yield from combined.slice(start, batch_rows).to_batches()
+        pending = [combined.slice(whole)]
+        pending_rows -= whole
+    if pending_rows:
+        yield from pa.concat_tables(pending).combine_chunks().to_batches()
+
+
 def write_shard(
     inputs: ShardInputs, settings: ShardSettings, element: tuple[str, int, int, list[tuple[str, int, int]]]
 ) -> ManifestEntry:
-    """Concatenate a shard's slices (at most one shard in memory) and write it."""
+    """Stream a shard's slices into its file, a batch at a time; checksum and size as it goes."""
     lang, index, count, slices = element
     out = inputs.out
-    tables = [read_arrow(path).slice(offset, length) for path, offset, length in slices]
-    table = pa.concat_tables(tables) if tables else SHARD_SCHEMA.empty_table()
     metadata = schema_metadata(
         lang,
         inputs.tokenizer_sha256,
@@ -234,15 +259,23 @@ def write_shard(
         inputs.entity_vocab_size,
         settings,
     )
-    data = arrow_bytes(table.combine_chunks(), metadata)
     path = shard_path(out, lang, index, count)
-    write_atomically(path, data)
+    temp = path + ".tmp"
+    ensure_directory(path.rsplit("/", 1)[0])
+    rows = 0
+    with FileSystems.create(temp, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        sink = CountingSink(handle)
+        with pa.ipc.new_file(sink, SHARD_SCHEMA.with_metadata(metadata)) as writer:
+            for batch in shard_batches(slices):
+                writer.write_batch(batch)
+                rows += batch.num_rows
+    move_into_place(temp, path)
     return ManifestEntry(
         path=path[len(out.rstrip("/")) + 1 :],
         lang=lang,
-        rows=table.num_rows,
-        bytes=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        rows=rows,
+        bytes=sink.tell(),
+        sha256=sink.sha256,
     )
 
 
