@@ -35,8 +35,9 @@ from apache_beam.metrics import Metrics
 from transforms.files import CountingSink, ensure_directory
 
 STAGE = "shards"
-# At most this many title rows per bucket: the dictionary a resolving worker builds (~200 B a row).
-TITLES_PER_BUCKET = 200_000
+# At most this many title rows per bucket: a resolving worker's dictionary and the Python lists it is
+# built from (~400 B a row at the peak), so ~20 MB, small beside a worker's ~250 MB of imports.
+TITLES_PER_BUCKET = 50_000
 
 WANTED_SCHEMA = pa.schema([pa.field("title", pa.string(), nullable=False)])
 RESOLVED_SCHEMA = pa.schema(
