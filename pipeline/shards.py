@@ -6,6 +6,7 @@ import functools
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -14,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from rich.console import Console
 from rich.table import Table
@@ -158,36 +160,75 @@ def read_shard(out: str, relative: str) -> pa.Table:
     return pa.ipc.open_file(pa.BufferReader(_read(f"{out.rstrip('/')}/{relative}"))).read_all()
 
 
+# Example lengths (in word tokens) counted in each bin of `shards stats`; the last bin is closed.
+LENGTH_BINS = (0, 32, 64, 128, 256, 384, 512, 1 << 30)
+
+
+def shard_batches(out: str, relative: str) -> Iterator[pa.RecordBatch]:
+    """A shard's record batches, read one at a time (a shard is never held whole)."""
+    with FileSystems.open(
+        f"{out.rstrip('/')}/{relative}", compression_type=CompressionTypes.UNCOMPRESSED
+    ) as handle:
+        reader = pa.ipc.open_file(handle)
+        for index in range(reader.num_record_batches):
+            yield reader.get_batch(index)
+
+
+def _batch_sums(batch: pa.RecordBatch) -> dict[str, Any]:
+    lengths = pc.list_value_length(batch.column("word_ids")).to_numpy()
+    words = pc.list_flatten(batch.column("word_ids")).to_numpy()
+    starts = pc.list_flatten(batch.column("entity_starts")).to_numpy()
+    ends = pc.list_flatten(batch.column("entity_ends")).to_numpy()
+    return {
+        "examples": batch.num_rows,
+        "tokens": int(lengths.sum()),
+        "mentions": int(pc.sum(pc.list_value_length(batch.column("entity_ids"))).as_py() or 0),
+        "entity_tokens": int((ends - starts).sum()),
+        "unk_tokens": int((words == UNK_ID).sum()),
+        "histogram": np.histogram(lengths, bins=LENGTH_BINS)[0],
+    }
+
+
 def shard_stats(out: str, langs: list[str] | None = None) -> dict[str, Any]:
+    """Per language: examples, tokens, mentions, their ratios and a length histogram.
+
+    Every figure is a sum over record batches, so memory stays at one batch whatever the size.
+    """
     manifest = load_manifest(out)
     result: dict[str, Any] = {"languages": {}}
     for lang in sorted({entry.lang for entry in manifest.shards}):
         if langs and lang not in langs:
             continue
-        tables = [read_shard(out, e.path) for e in manifest.shards if e.lang == lang]
-        table = pa.concat_tables(tables) if tables else None
-        if table is None or table.num_rows == 0:
-            result["languages"][lang] = {"examples": 0, "shards": len(tables)}
+        entries = [entry for entry in manifest.shards if entry.lang == lang]
+        totals: dict[str, Any] = {
+            "examples": 0,
+            "tokens": 0,
+            "mentions": 0,
+            "entity_tokens": 0,
+            "unk_tokens": 0,
+            "histogram": np.zeros(len(LENGTH_BINS) - 1, dtype=np.int64),
+        }
+        for entry in entries:
+            for batch in shard_batches(out, entry.path):
+                for key, value in _batch_sums(batch).items():
+                    totals[key] = totals[key] + value
+        examples, tokens = totals["examples"], totals["tokens"]
+        if examples == 0:
+            result["languages"][lang] = {"examples": 0, "shards": len(entries)}
             continue
-        lengths = pc.list_value_length(table.column("word_ids")).to_numpy()
-        mentions = pc.list_value_length(table.column("entity_ids")).to_numpy()
-        starts = pc.list_flatten(table.column("entity_starts")).to_numpy()
-        ends = pc.list_flatten(table.column("entity_ends")).to_numpy()
-        words = pc.list_flatten(table.column("word_ids")).to_numpy()
-        histogram, edges = np.histogram(lengths, bins=[0, 32, 64, 128, 256, 384, 512, 1 << 30])
         result["languages"][lang] = {
-            "shards": len(tables),
-            "examples": int(table.num_rows),
-            "tokens": int(lengths.sum()),
-            "mentions": int(mentions.sum()),
-            "mentions_per_example": round(float(mentions.mean()), 3),
-            "entity_token_share": round(float((ends - starts).sum() / max(lengths.sum(), 1)), 4),
-            "mean_length": round(float(lengths.mean()), 1),
+            "shards": len(entries),
+            "examples": examples,
+            "tokens": tokens,
+            "mentions": totals["mentions"],
+            "mentions_per_example": round(totals["mentions"] / examples, 3),
+            "entity_token_share": round(totals["entity_tokens"] / max(tokens, 1), 4),
+            "mean_length": round(tokens / examples, 1),
             # Tokens the tokenizer could not spell (<unk>), of all tokens but <s> and </s>.
-            "unk_rate": round(float((words == UNK_ID).sum() / max(len(words) - 2 * table.num_rows, 1)), 5),
+            "unk_rate": round(totals["unk_tokens"] / max(tokens - 2 * examples, 1), 5),
             "length_histogram": {
-                f"{int(lo)}-{int(hi) - 1 if hi < 1 << 30 else 'max'}": int(n)
-                for lo, hi, n in zip(edges[:-1], edges[1:], histogram, strict=True)
+                f"{lo}-{hi - 1 if hi < 1 << 30 else 'max'}": int(n)
+                for lo, hi, n in zip(LENGTH_BINS[:-1], LENGTH_BINS[1:], totals["histogram"], strict=True)
             },
         }
     return result

@@ -266,6 +266,38 @@ def test_stats_and_show(built, tmp_path):
     assert code == 0 and output.count("--- shards/de/") == 2 and "[[" in output
 
 
+def test_stats_are_summed_a_batch_at_a_time_and_match_the_whole_tables(built, tmp_path):
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from pipeline.shards import shard_stats
+
+    manifest = Manifest.from_json((built / "shards" / "_manifest.json").read_text())
+    stats = shard_stats(str(built))["languages"]
+    for lang, row in stats.items():
+        table = pa.concat_tables(
+            pa.ipc.open_file(pa.memory_map(str(built / e.path))).read_all()
+            for e in manifest.shards
+            if e.lang == lang
+        )
+        lengths = pc.list_value_length(table.column("word_ids")).to_numpy()
+        assert row["examples"] == table.num_rows and row["tokens"] == int(lengths.sum())
+        assert row["mean_length"] == round(float(lengths.mean()), 1)
+        assert sum(row["length_histogram"].values()) == table.num_rows
+        assert row["length_histogram"]["0-31"] == int((lengths < 32).sum())
+    # The same shards cut into 5-row record batches: every figure the same.
+    rebatched = tmp_path / "rebatched"
+    shutil.copytree(built / "shards", rebatched / "shards")
+    for entry in manifest.shards:
+        path = rebatched / entry.path
+        table = pa.ipc.open_file(pa.BufferReader(path.read_bytes())).read_all()
+        with pa.ipc.new_file(str(path), table.schema) as writer:
+            writer.write_table(table, max_chunksize=5)
+    assert max(pa.ipc.open_file(str(rebatched / e.path)).num_record_batches for e in manifest.shards) > 1
+    assert shard_stats(str(rebatched)) == {"languages": stats}
+    assert np.isfinite([row["unk_rate"] for row in stats.values()]).all()
+
+
 def test_user_errors(tmp_path):
     for args, message in [
         (["shards", "build", "--out", str(tmp_path)], "run `mluke-data vocab build` first"),
