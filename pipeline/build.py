@@ -389,7 +389,13 @@ def build_summary(out: str, results: list[StageResult]) -> dict[str, Any]:
     root = out.rstrip("/")
     with FileSystems.open(f"{root}/{REPORTS_DIR}/extract.json") as handle:
         extract = json.loads(handle.read())["languages"]
-    shards = shard_stats(root)["languages"] if FileSystems.exists(f"{root}/{MANIFEST}") else {}
+    # A shards stage that ran reported these figures already; reading every shard again costs the
+    # whole output's I/O once more.
+    ran = [r.report for r in results if r.stage == "shards" and r.status == "ran" and "languages" in r.report]
+    if ran:
+        shards = ran[0]["languages"]
+    else:
+        shards = shard_stats(root)["languages"] if FileSystems.exists(f"{root}/{MANIFEST}") else {}
     vocab_report_path = f"{root}/{VOCAB_DIR}/stats.json"
     vocab_size = None
     if FileSystems.exists(vocab_report_path):

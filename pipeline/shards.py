@@ -164,7 +164,7 @@ def read_shard(out: str, relative: str) -> pa.Table:
 LENGTH_BINS = (0, 32, 64, 128, 256, 384, 512, 1 << 30)
 
 
-def shard_batches(out: str, relative: str) -> Iterator[pa.RecordBatch]:
+def read_shard_batches(out: str, relative: str) -> Iterator[pa.RecordBatch]:
     """A shard's record batches, read one at a time (a shard is never held whole)."""
     with FileSystems.open(
         f"{out.rstrip('/')}/{relative}", compression_type=CompressionTypes.UNCOMPRESSED
@@ -209,7 +209,7 @@ def shard_stats(out: str, langs: list[str] | None = None) -> dict[str, Any]:
             "histogram": np.zeros(len(LENGTH_BINS) - 1, dtype=np.int64),
         }
         for entry in entries:
-            for batch in shard_batches(out, entry.path):
+            for batch in read_shard_batches(out, entry.path):
                 for key, value in _batch_sums(batch).items():
                     totals[key] = totals[key] + value
         examples, tokens = totals["examples"], totals["tokens"]
